@@ -1,0 +1,70 @@
+import { DEFAULT_PORT, resolveServeConfig, startServer } from "../../server";
+import type { Command } from "../command";
+
+export const serve: Command = {
+  spec: {
+    name: "serve",
+    summary: "Run the Warren server: auth, streams, relay and terminals in one process.",
+    usage: "warren serve [flags]",
+    flags: {
+      port: { type: "string", value: "port", env: "WARREN_PORT", default: String(DEFAULT_PORT), help: "Port to listen on; 0 picks a free one" },
+      host: { type: "string", value: "addr", env: "WARREN_HOST", default: "127.0.0.1", help: "Address to bind; non-loopback needs --public-url https://… or --insecure" },
+      "data-dir": { type: "string", value: "dir", env: "WARREN_DATA_DIR", default: "~/.warren", help: "Where the database (SQLite), secret and state live" },
+      "database-url": { type: "string", value: "url", env: "WARREN_DATABASE_URL", help: "postgres://… to use Postgres instead of the embedded SQLite" },
+      "public-url": { type: "string", value: "url", env: "WARREN_PUBLIC_URL", help: "The https:// origin users reach this server by" },
+      "long-poll-timeout": { type: "string", value: "duration", env: "WARREN_LONG_POLL_TIMEOUT", default: "30s", help: "How long a live stream read waits for data" },
+      "bootstrap-token": { type: "string", value: "token", env: "WARREN_BOOTSTRAP_TOKEN", help: "A one-time pairing token for the owner, for scripted setups" },
+      insecure: { type: "boolean", env: "WARREN_INSECURE", help: "Allow plain HTTP on a non-loopback address (warns on every start)" },
+      "no-browser": { type: "boolean", env: "WARREN_NO_BROWSER", help: "Do not open a browser on first start" },
+      "log-file": { type: "string", value: "path", env: "WARREN_LOG_FILE", help: "Append JSON log lines here instead of stderr" },
+    },
+    details: `Prints "warren listening on <url>" on stdout once it serves. SIGTERM or Ctrl-C stops it
+gracefully: in-flight requests get up to 10 s to finish.
+
+Examples:
+  warren serve                                   # laptop: http://127.0.0.1:7420, SQLite in ~/.warren
+  warren serve --port 0 --data-dir /tmp/w        # any free port, throwaway data
+  warren serve --host 0.0.0.0 --public-url https://warren.example.com \\
+               --database-url postgres://warren@db/warren`,
+  },
+  async run(flags) {
+    const config = resolveServeConfig({
+      port: flags.port as string | undefined,
+      host: flags.host as string | undefined,
+      dataDir: flags["data-dir"] as string | undefined,
+      databaseUrl: flags["database-url"] as string | undefined,
+      publicUrl: flags["public-url"] as string | undefined,
+      longPollTimeout: flags["long-poll-timeout"] as string | undefined,
+      bootstrapToken: flags["bootstrap-token"] as string | undefined,
+      insecure: flags.insecure as boolean | undefined,
+      noBrowser: flags["no-browser"] as boolean | undefined,
+      logFile: flags["log-file"] as string | undefined,
+    });
+    let server;
+    try {
+      server = await startServer(config);
+    } catch (e) {
+      if ((e as { code?: string }).code === "EADDRINUSE") {
+        throw new Error(`port ${config.port} on ${config.host} is already in use; pick another with --port (0 = any free port)`);
+      }
+      throw e;
+    }
+    console.log(`warren listening on ${server.url}`);
+    if (config.publicUrl) console.log(`public url: ${config.publicUrl}`);
+    if (config.policy === "remote" && config.insecure) {
+      console.error("warning: --insecure: serving plain HTTP on a network address; anyone on the path can read credentials");
+    }
+    await new Promise<void>((done) => {
+      const onSignal = (signal: string) => {
+        if (signal === "SIGINT") process.stderr.write("\nstopping (Ctrl-C again to force)…\n");
+        process.removeAllListeners("SIGINT").once("SIGINT", () => process.exit(1));
+        process.removeAllListeners("SIGTERM");
+        server.stop().then(done);
+      };
+      process.once("SIGTERM", () => onSignal("SIGTERM"));
+      process.once("SIGINT", () => onSignal("SIGINT"));
+    });
+    return 0;
+  },
+};
+

@@ -1,0 +1,62 @@
+// Dispatch: `warren <command> [flags]`, help at every level, and the mapping of failures to exit
+// codes (usage 2, anything else 1) with one line that says what went wrong.
+import { ConfigError, StartupError } from "../server";
+import { EXIT_FAILURE, EXIT_USAGE, type Command } from "./command";
+import { closest, helpText, parseFlags, UsageError } from "./flags";
+import { serve } from "./commands/serve";
+import { version, VERSION } from "./commands/version";
+
+const commands: Command[] = [serve, version];
+
+function topHelp(): string {
+  const width = Math.max(...commands.map((c) => c.spec.name.length)) + 3;
+  return [
+    `warren ${VERSION} — the self-hosted server side of remote development: auth, streams, relay, terminals.`,
+    "",
+    "Usage: warren <command> [flags]",
+    "",
+    "Commands:",
+    ...commands.map((c) => `  ${c.spec.name.padEnd(width)}${c.spec.summary}`),
+    "",
+    `Run "warren <command> --help" for a command's flags.`,
+    "",
+  ].join("\n");
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    const target = name === "help" && rest[0] ? find(rest[0]) : undefined;
+    process.stdout.write(target ? helpText(target.spec) : topHelp());
+    return 0;
+  }
+  if (name === "--version" || name === "-v") return version.run({}, []);
+  const command = find(name);
+  if (!command) {
+    const hint = closest(name, commands.map((c) => c.spec.name));
+    return usage(`unknown command "${name}"${hint ? ` (did you mean "${hint}"?)` : ""}`, undefined);
+  }
+  try {
+    const parsed = parseFlags(command.spec, rest);
+    if (!parsed) {
+      process.stdout.write(helpText(command.spec));
+      return 0;
+    }
+    return await command.run(parsed.flags, parsed.positionals);
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof ConfigError) return usage(e.message, command);
+    const message = e instanceof StartupError ? e.message : (e as Error)?.message ?? String(e);
+    console.error(`warren ${command.spec.name}: ${message}`);
+    return EXIT_FAILURE;
+  }
+}
+
+function find(name: string): Command | undefined {
+  return commands.find((c) => c.spec.name === name);
+}
+
+function usage(message: string, command: Command | undefined): number {
+  const where = command ? `warren ${command.spec.name}` : "warren";
+  console.error(`${where}: ${message}\nRun "${where} --help" for usage.`);
+  return EXIT_USAGE;
+}

@@ -1,0 +1,29 @@
+// The HTTP app, composed top to bottom: cross-cutting concerns first, then each module's routes.
+import { Elysia } from "elysia";
+import type { Db } from "./db";
+import type { Logger } from "./log";
+import type { ServeConfig } from "./config";
+import { accessLog } from "./http/access-log";
+import { bodyLimit } from "./http/body-limit";
+import { errors } from "./http/errors";
+import { methodsAtFactory } from "./http/routes";
+import { health } from "./health";
+
+export interface AppContext {
+  db: Db;
+  log: Logger;
+  config: ServeConfig;
+  secret: Buffer;
+}
+
+export function createApp(ctx: AppContext) {
+  const app = new Elysia()
+    .use(accessLog(ctx.log))
+    .use(errors({ log: ctx.log, methodsAt: (path) => methodsAt(path) }))
+    .use(bodyLimit())
+    .use(health(ctx.db));
+  const methodsAt = methodsAtFactory(() => app.routes);
+  return app;
+}
+
+export type App = ReturnType<typeof createApp>;

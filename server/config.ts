@@ -1,0 +1,124 @@
+// `warren serve` settings: flag values checked and turned into one typed config, including the
+// loopback/remote policy (SPEC §1). Bad values are usage errors; an unsafe bind is a refusal.
+import { homedir } from "node:os";
+import { isAbsolute, join, resolve } from "node:path";
+import { StartupError } from "./datadir";
+
+export type Policy = "loopback" | "remote";
+
+export interface ServeConfig {
+  port: number;
+  host: string;
+  dataDir: string;
+  databaseUrl?: string;
+  /** Origin users reach the server by; defaults to the bind address. */
+  publicUrl?: string;
+  policy: Policy;
+  insecure: boolean;
+  longPollTimeoutMs: number;
+  bootstrapToken?: string;
+  openBrowser: boolean;
+  logFile?: string;
+}
+
+export interface ServeInput {
+  port?: string;
+  host?: string;
+  dataDir?: string;
+  databaseUrl?: string;
+  publicUrl?: string;
+  longPollTimeout?: string;
+  bootstrapToken?: string;
+  insecure?: boolean;
+  noBrowser?: boolean;
+  logFile?: string;
+}
+
+/** A flag value that cannot be used; the CLI prints it as a usage error (exit 2). */
+export class ConfigError extends Error {}
+
+export const DEFAULT_PORT = 7420;
+
+export function resolveServeConfig(input: ServeInput): ServeConfig {
+  const host = input.host ?? "127.0.0.1";
+  const policy: Policy = isLoopback(host) ? "loopback" : "remote";
+  const insecure = input.insecure ?? false;
+  const publicUrl = input.publicUrl === undefined ? undefined : parsePublicUrl(input.publicUrl);
+  if (policy === "remote" && !insecure && !publicUrl?.startsWith("https://")) {
+    throw new StartupError(
+      `refusing to listen on ${host}: a non-loopback address needs --public-url https://… (the address users reach, ` +
+        `behind TLS) or --insecure to serve plain HTTP on the network`,
+    );
+  }
+  return {
+    port: parsePort(input.port ?? String(DEFAULT_PORT)),
+    host,
+    dataDir: expandHome(input.dataDir ?? join(homedir(), ".warren")),
+    databaseUrl: input.databaseUrl === undefined ? undefined : parseDatabaseUrl(input.databaseUrl),
+    publicUrl,
+    policy,
+    insecure,
+    longPollTimeoutMs: parseDuration(input.longPollTimeout ?? "30s", "--long-poll-timeout", 100, 300_000),
+    bootstrapToken: input.bootstrapToken === undefined ? undefined : parseBootstrapToken(input.bootstrapToken),
+    openBrowser: !(input.noBrowser ?? false),
+    logFile: input.logFile === undefined ? undefined : resolve(expandHome(input.logFile)),
+  };
+}
+
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
+  return h === "localhost" || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+function parsePort(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n > 65535) throw new ConfigError(`--port must be a number from 0 to 65535, got "${value}"`);
+  return n;
+}
+
+function parsePublicUrl(value: string): string {
+  let u: URL;
+  try {
+    u = new URL(value);
+  } catch {
+    throw new ConfigError(`--public-url must be an absolute URL like https://warren.example.com, got "${value}"`);
+  }
+  if (u.protocol !== "https:" && u.protocol !== "http:") throw new ConfigError(`--public-url must start with https://`);
+  if ((u.pathname !== "/" && u.pathname !== "") || u.search || u.hash || u.username || u.password) {
+    throw new ConfigError(`--public-url must be an origin only (scheme, host, port), like https://warren.example.com`);
+  }
+  return u.origin;
+}
+
+function parseDatabaseUrl(value: string): string {
+  if (!/^postgres(ql)?:\/\//.test(value)) {
+    throw new ConfigError(
+      `--database-url must be a postgres://user:password@host:port/db URL (leave it out to use the embedded SQLite database)`,
+    );
+  }
+  return value;
+}
+
+function parseBootstrapToken(value: string): string {
+  // ≥ 20 random bytes in base64url (SPEC §2.2); the value itself is never echoed back.
+  if (!/^[A-Za-z0-9_-]{27,512}$/.test(value)) {
+    throw new ConfigError(`--bootstrap-token must be at least 27 base64url characters (20 random bytes)`);
+  }
+  return value;
+}
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** "500ms", "30s", "5m", "1h" → milliseconds, within [min, max]. */
+export function parseDuration(value: string, flag: string, min: number, max: number): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(value.trim());
+  if (!m) throw new ConfigError(`${flag} must be a duration like 500ms, 30s, 5m or 1h, got "${value}"`);
+  const ms = Math.round(Number(m[1]) * UNITS[m[2]!]!);
+  if (ms < min || ms > max) throw new ConfigError(`${flag} must be between ${min}ms and ${max / 1000}s, got ${value}`);
+  return ms;
+}
+
+function expandHome(path: string): string {
+  const p = path === "~" || path.startsWith("~/") ? join(homedir(), path.slice(1)) : path;
+  return isAbsolute(p) ? p : resolve(p);
+}

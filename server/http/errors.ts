@@ -1,0 +1,68 @@
+// The one error shape, `{"error": {"code", "message"}}`, for every failure on every route.
+// Handlers throw HttpError; anything else thrown is a bug, answered 500 with the request id
+// (never a stack trace) and logged in full.
+import { Elysia } from "elysia";
+import { redact, type Logger } from "../log";
+import { requestId } from "./access-log";
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+export function errorBody(code: string, message: string, extra?: Record<string, unknown>) {
+  return { error: { code, message, ...extra } };
+}
+
+export interface ErrorsOptions {
+  log: Logger;
+  /** Methods the app serves at a path, to tell 405 from 404. */
+  methodsAt(path: string): string[];
+}
+
+export const errors = ({ log, methodsAt }: ErrorsOptions) =>
+  new Elysia({ name: "errors" }).onError({ as: "global" }, ({ code, error, set, request, path }) => {
+    set.headers["content-type"] = "application/json";
+    if (error instanceof HttpError) {
+      set.status = error.status;
+      Object.assign(set.headers, error.headers);
+      return errorBody(error.code, error.message);
+    }
+    switch (code) {
+      case "NOT_FOUND": {
+        const allowed = methodsAt(path);
+        if (allowed.length > 0) {
+          set.status = 405;
+          set.headers["allow"] = allowed.join(", ");
+          return errorBody("method_not_allowed", `${request.method} is not allowed here; use ${allowed.join(" or ")}`);
+        }
+        set.status = 404;
+        return errorBody("not_found", "no such route");
+      }
+      case "PARSE":
+        set.status = 400;
+        return errorBody("invalid_body", "the request body could not be parsed");
+      case "VALIDATION":
+        set.status = 400;
+        return errorBody("invalid_request", validationMessage(error));
+      default: {
+        const id = requestId(request);
+        log.error("unhandled error", { requestId: id, error: redact(String((error as Error)?.stack ?? error)) });
+        set.status = 500;
+        return errorBody("internal", `internal error; quote request id ${id} when reporting it`, { requestId: id });
+      }
+    }
+  });
+
+function validationMessage(error: unknown): string {
+  const first = (error as { all?: { summary?: string; path?: string; message?: string }[] }).all?.[0];
+  if (!first) return "the request is not valid";
+  const where = first.path ? `${first.path.replace(/^\//, "").replace(/\//g, ".")}: ` : "";
+  return `${where}${first.summary ?? first.message ?? "invalid value"}`;
+}

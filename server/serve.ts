@@ -1,0 +1,53 @@
+// Starting and stopping the server: data dir, secret, database, HTTP — and a graceful stop that
+// lets in-flight requests finish (≤ 10 s) before the database closes.
+import { createApp } from "./app";
+import { openDatabase } from "./db";
+import { prepareDataDir, serverSecret } from "./datadir";
+import { createLogger } from "./log";
+import type { ServeConfig } from "./config";
+
+export const DRAIN_MS = 10_000;
+/** Hard ceiling for any request body; routes apply their own, smaller limits. */
+const MAX_REQUEST_BODY = 64 * 1024 * 1024;
+
+export interface RunningServer {
+  /** http://host:port as bound (the real port when --port 0). */
+  url: string;
+  stop(): Promise<void>;
+}
+
+export async function startServer(config: ServeConfig): Promise<RunningServer> {
+  if (process.platform !== "win32") process.umask(0o077);
+  prepareDataDir(config.dataDir);
+  const secret = serverSecret(config.dataDir);
+  const log = createLogger(config.logFile);
+  const db = await openDatabase(config);
+  const app = createApp({ db, log, config, secret });
+  app.listen({ hostname: config.host, port: config.port, maxRequestBodySize: MAX_REQUEST_BODY });
+  const server = app.server!;
+  const host = server.hostname!.includes(":") ? `[${server.hostname}]` : server.hostname;
+  const url = `http://${host}:${server.port}`;
+  log.info("started", { url, policy: config.policy, database: db.dialect, location: db.location });
+  if (config.policy === "remote" && config.insecure) {
+    log.warn("serving plain HTTP on a non-loopback address (--insecure): credentials cross the network unencrypted");
+  }
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const drained = await Promise.race([
+        server.stop(false).then(() => true),
+        new Promise<boolean>((r) => (timer = setTimeout(() => r(false), DRAIN_MS))),
+      ]);
+      clearTimeout(timer);
+      if (!drained) {
+        log.warn("drain timed out; closing remaining connections", { afterMs: DRAIN_MS });
+        await server.stop(true);
+      }
+      await db.close();
+      log.info("stopped", { drained });
+      log.close();
+    })());
+  return { url, stop };
+}
