@@ -10,7 +10,13 @@ const posix = process.platform !== "win32";
 export class StartupError extends Error {}
 
 export function prepareDataDir(dir: string): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "EEXIST" || code === "ENOTDIR") throw new StartupError(`data dir ${dir} exists and is not a directory`);
+    throw new StartupError(`cannot create data dir ${dir}: ${(e as Error).message}`);
+  }
   const st = statSync(dir);
   if (!st.isDirectory()) throw new StartupError(`data dir ${dir} is not a directory`);
   if (!posix) return;

@@ -1,6 +1,6 @@
 // The server log: JSON lines to stderr or --log-file. Lines are buffered and written in batches
 // so that logging every request stays off the hot path; close() flushes what is left.
-import { closeSync, openSync, writeSync } from "node:fs";
+import { openSync, writeSync } from "node:fs";
 
 export type Fields = Record<string, unknown>;
 
@@ -20,6 +20,7 @@ export function createLogger(file?: string): Logger {
   let pending: string[] = [];
   let size = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let closed = false;
 
   const flush = () => {
     if (timer) clearTimeout(timer);
@@ -34,7 +35,7 @@ export function createLogger(file?: string): Logger {
     const line = JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields }) + "\n";
     pending.push(line);
     size += line.length;
-    if (size >= FLUSH_BYTES) flush();
+    if (closed || size >= FLUSH_BYTES) flush();
     else timer ??= setTimeout(flush, FLUSH_MS);
   };
   return {
@@ -42,9 +43,11 @@ export function createLogger(file?: string): Logger {
     warn: (msg, fields) => write("warn", msg, fields),
     error: (msg, fields) => write("error", msg, fields),
     flush,
+    // The fd stays open: a response finishing during shutdown may still log, now unbuffered,
+    // and the process exit closes it.
     close() {
       flush();
-      if (fd !== 2) closeSync(fd);
+      closed = true;
     },
   };
 }
@@ -61,6 +64,8 @@ const CREDENTIAL = new RegExp(
 );
 const CREDENTIAL_PARAM = /([?&#;](?:token|ticket|key|api_key|apikey|code|secret|password|session)=)[^&#\s"]*/gi;
 
+const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^/\s:@]+:)[^@\s/]+@/gi;
+
 export function redact(text: string): string {
-  return text.replace(CREDENTIAL, "[redacted]").replace(CREDENTIAL_PARAM, "$1[redacted]");
+  return text.replace(CREDENTIAL, "[redacted]").replace(CREDENTIAL_PARAM, "$1[redacted]").replace(URL_PASSWORD, "$1[redacted]@");
 }

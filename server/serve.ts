@@ -23,7 +23,8 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   const log = createLogger(config.logFile);
   const db = await openDatabase(config);
   const app = createApp({ db, log, config, secret });
-  app.listen({ hostname: config.host, port: config.port, maxRequestBodySize: MAX_REQUEST_BODY });
+  // reusePort off: a second server on a taken port must fail, not silently share it.
+  app.listen({ hostname: config.host, port: config.port, maxRequestBodySize: MAX_REQUEST_BODY, reusePort: false });
   const server = app.server!;
   const host = server.hostname!.includes(":") ? `[${server.hostname}]` : server.hostname;
   const url = `http://${host}:${server.port}`;
@@ -31,6 +32,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   if (config.policy === "remote" && config.insecure) {
     log.warn("serving plain HTTP on a non-loopback address (--insecure): credentials cross the network unencrypted");
   }
+  log.flush();
 
   let stopping: Promise<void> | undefined;
   const stop = () =>

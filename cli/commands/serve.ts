@@ -49,12 +49,8 @@ Examples:
       }
       throw e;
     }
-    console.log(`warren listening on ${server.url}`);
-    if (config.publicUrl) console.log(`public url: ${config.publicUrl}`);
-    if (config.policy === "remote" && config.insecure) {
-      console.error("warning: --insecure: serving plain HTTP on a network address; anyone on the path can read credentials");
-    }
-    await new Promise<void>((done) => {
+    // Signal handlers go in before the listening line: a script may signal as soon as it reads it.
+    const stopped = new Promise<void>((done) => {
       const onSignal = (signal: string) => {
         if (signal === "SIGINT") process.stderr.write("\nstopping (Ctrl-C again to force)…\n");
         process.removeAllListeners("SIGINT").once("SIGINT", () => process.exit(1));
@@ -64,6 +60,11 @@ Examples:
       process.once("SIGTERM", () => onSignal("SIGTERM"));
       process.once("SIGINT", () => onSignal("SIGINT"));
     });
+    if (config.policy === "remote" && config.insecure) {
+      console.error("warning: --insecure: serving plain HTTP on a network address; anyone on the path can read credentials");
+    }
+    console.log(`warren listening on ${server.url}` + (config.publicUrl ? `\npublic url: ${config.publicUrl}` : ""));
+    await stopped;
     return 0;
   },
 };

@@ -23,11 +23,12 @@ export function openSqlite(path: string): SqliteDb {
   } catch {
     // Not every platform (Windows) has POSIX modes; the data dir's own check covers the rest.
   }
+  // busy_timeout first: switching to WAL needs a lock another starting process may hold.
   // WAL lets readers and a second process share the file; FULL fsyncs every commit, which is
   // the durability promise (SPEC §0) — group commit, not a weaker pragma, buys the speed back.
+  client.exec("PRAGMA busy_timeout = 10000");
   client.exec("PRAGMA journal_mode = WAL");
   client.exec("PRAGMA synchronous = FULL");
-  client.exec("PRAGMA busy_timeout = 10000");
   client.exec("PRAGMA foreign_keys = ON");
   migrateSqlite(client);
   const ping = client.prepare("SELECT 1 AS ok");

@@ -27,8 +27,11 @@ export interface ErrorsOptions {
 }
 
 export const errors = ({ log, methodsAt }: ErrorsOptions) =>
-  new Elysia({ name: "errors" }).onError({ as: "global" }, ({ code, error, set, request, path }) => {
+  new Elysia({ name: "errors" }).onError({ as: "global" }, ({ code, error: thrown, set, request, path }) => {
+    let error: unknown = thrown;
     set.headers["content-type"] = "application/json";
+    // Elysia wraps whatever a parse hook throws in its own ParseError; ours is the cause.
+    if (code === "PARSE" && (error as Error).cause instanceof HttpError) error = (error as Error).cause as HttpError;
     if (error instanceof HttpError) {
       set.status = error.status;
       Object.assign(set.headers, error.headers);
@@ -63,6 +66,7 @@ export const errors = ({ log, methodsAt }: ErrorsOptions) =>
 function validationMessage(error: unknown): string {
   const first = (error as { all?: { summary?: string; path?: string; message?: string }[] }).all?.[0];
   if (!first) return "the request is not valid";
-  const where = first.path ? `${first.path.replace(/^\//, "").replace(/\//g, ".")}: ` : "";
-  return `${where}${first.summary ?? first.message ?? "invalid value"}`;
+  const field = first.path?.replace(/^\//, "").replace(/\//g, ".");
+  const where = field ? `${field}: ` : "request body: ";
+  return `${where}${first.summary ?? first.message ?? "invalid value"}`.replace(/^(request body: )?root: /, "request body: ");
 }

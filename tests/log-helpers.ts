@@ -1,0 +1,2 @@
+export { createLogger } from "../server/log";
+export { parseLogLines as parseLines } from "./harness";

@@ -1,0 +1,75 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { redact } from "../server/log";
+import { cleanup, DIALECT, parseLogLines, startServer, tempDir, waitUntil } from "./harness";
+
+afterAll(cleanup);
+
+const SECRETS = {
+  session: "wss_" + "A".repeat(43),
+  apiKey: "sk_live_" + "B".repeat(43),
+  jwt: "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ1In0.c2lnbmF0dXJlc2lnbmF0dXJl",
+  pairing: "PairingTokenValue_0123456789abcdef",
+  cookie: "CookieValue_0123456789abcdefghij",
+};
+
+describe(`request log (${DIALECT})`, () => {
+  test("one JSON line per request with method, route, status, ms, user id", async () => {
+    const s = await startServer();
+    await fetch(`${s.url}/healthz`);
+    await fetch(`${s.url}/missing`);
+    await waitUntil(() => s.logs().filter((l) => l.msg === "request").length >= 2, 5000, "two request lines");
+    const [ok, missing] = s.logs().filter((l) => l.msg === "request");
+    expect(ok).toMatchObject({ level: "info", method: "GET", route: "/healthz", status: 200, userId: null });
+    expect(typeof ok!.ms).toBe("number");
+    expect(typeof ok!.requestId).toBe("string");
+    expect(missing).toMatchObject({ route: null, path: "/missing", status: 404 });
+    await s.stop();
+  });
+
+  test("no credential reaches the log: not from headers, query strings, paths or cookies", async () => {
+    const s = await startServer();
+    const headers: Record<string, string>[] = [
+      { authorization: `Bearer ${SECRETS.session}` },
+      { "x-api-key": SECRETS.apiKey },
+      { authorization: `Bearer ${SECRETS.jwt}` },
+      { cookie: `warren_session=${SECRETS.cookie}` },
+    ];
+    for (const h of headers) await fetch(`${s.url}/healthz`, { headers: h });
+    await fetch(`${s.url}/pair?token=${SECRETS.pairing}`);
+    await fetch(`${s.url}/x/${SECRETS.session}/y?ticket=${SECRETS.pairing}`);
+    await fetch(`${s.url}/keys/${SECRETS.apiKey}`);
+    await fetch(`${s.url}/jwt/${SECRETS.jwt}`, { method: "POST", body: SECRETS.cookie });
+    await waitUntil(() => s.logs().filter((l) => l.msg === "request").length >= 8, 5000, "eight request lines");
+    await s.stop();
+    const everything = s.stderr() + s.stdout();
+    for (const secret of Object.values(SECRETS)) expect(everything).not.toContain(secret);
+    expect(everything).toContain("[redacted]");
+  });
+
+  test("--log-file gets the JSON lines (0600), stderr stays quiet, stdout keeps the listening line", async () => {
+    const logFile = join(tempDir(), "warren.log");
+    const s = await startServer({ args: ["--log-file", logFile] });
+    await fetch(`${s.url}/healthz`);
+    expect(await s.stop()).toBe(0);
+    const lines = parseLogLines(readFileSync(logFile, "utf8"));
+    expect(lines.map((l) => l.msg)).toEqual(["started", "request", "stopped"]);
+    expect(statSync(logFile).mode & 0o777).toBe(0o600);
+    expect(s.stderr()).toBe("");
+    expect(s.stdout()).toStartWith("warren listening on ");
+  });
+});
+
+describe("redaction rule", () => {
+  test("masks every credential shape and keeps the rest", () => {
+    expect(redact(`/a/${SECRETS.session}/b`)).toBe("/a/[redacted]/b");
+    expect(redact(`key ${SECRETS.apiKey} end`)).toBe("key [redacted] end");
+    expect(redact(`Authorization: Bearer ${SECRETS.pairing}`)).toBe("Authorization: [redacted]");
+    expect(redact(`t=${SECRETS.jwt}`)).toBe("t=[redacted]");
+    expect(redact(`/pair#token=${SECRETS.pairing}&x=1`)).toBe("/pair#token=[redacted]&x=1");
+    expect(redact(`/ws?ticket=${SECRETS.pairing}`)).toBe("/ws?ticket=[redacted]");
+    expect(redact(`postgres://u:pw@h/db?password=hunter2`)).toBe("postgres://u:[redacted]@h/db?password=[redacted]");
+    expect(redact("/api/orgs/org_123/members")).toBe("/api/orgs/org_123/members");
+  });
+});

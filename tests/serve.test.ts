@@ -1,0 +1,96 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { cleanup, DIALECT, freshDatabaseUrl, runWarren, spawnWarren, startServer, tempDir } from "./harness";
+
+afterAll(cleanup);
+
+describe(`warren serve (${DIALECT})`, () => {
+  test("prints the listening line with the real port and answers /healthz", async () => {
+    const s = await startServer();
+    expect(s.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(s.url).not.toEndWith(":0");
+    const r = await fetch(`${s.url}/healthz`);
+    expect(r.status).toBe(200);
+    expect(r.headers.get("content-type")).toContain("application/json");
+    expect(await r.json()).toEqual({ status: "ok" });
+    const head = await fetch(`${s.url}/healthz`, { method: "HEAD" });
+    expect(head.status).toBe(200);
+    expect(await s.stop()).toBe(0);
+  });
+
+  test("every flag can come from its WARREN_* variable", async () => {
+    const dataDir = tempDir();
+    const databaseUrl = await freshDatabaseUrl();
+    const p = spawnWarren(["serve"], {
+      env: { WARREN_PORT: "0", WARREN_DATA_DIR: dataDir, WARREN_NO_BROWSER: "1", WARREN_DATABASE_URL: databaseUrl, WARREN_HOST: "127.0.0.1" },
+    });
+    const [, url] = await p.waitFor(/warren listening on (\S+)/);
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    const [started] = await p.waitFor(/\{.*"msg":"started".*\}/, { stream: "stderr" });
+    expect(JSON.parse(started)).toMatchObject({ database: DIALECT, location: databaseUrl ? expect.any(String) : `${dataDir}/warren.db` });
+    p.proc.kill("SIGTERM");
+    expect(await p.exited).toBe(0);
+  });
+
+  test("a flag wins over its environment variable", async () => {
+    const s = await startServer({ env: { WARREN_PORT: "1" } });
+    expect(s.url).not.toEndWith(":1");
+    await s.stop();
+  });
+
+  test("remote policy: a non-loopback bind is refused without an https public URL", async () => {
+    for (const extra of [[], ["--public-url", "http://warren.example.com"]]) {
+      const r = await runWarren(["serve", "--host", "0.0.0.0", "--port", "0", "--data-dir", tempDir(), ...extra]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain("refusing to listen on 0.0.0.0");
+      expect(r.stderr).toContain("--public-url https://");
+      expect(r.stdout).not.toContain("listening");
+    }
+  });
+
+  test("remote policy: --public-url https://… starts and says where users reach it", async () => {
+    const s = await startServer({ args: ["--host", "0.0.0.0", "--public-url", "https://warren.example.com"] });
+    expect(s.stdout()).toContain("public url: https://warren.example.com");
+    const port = new URL(s.url).port;
+    expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+    expect(s.logs().find((l) => l.msg === "started")).toMatchObject({ policy: "remote" });
+    await s.stop();
+  });
+
+  test("remote policy: --insecure starts and warns", async () => {
+    const s = await startServer({ args: ["--host", "0.0.0.0", "--insecure"] });
+    expect(s.stderr()).toContain("--insecure");
+    expect(s.logs().some((l) => l.level === "warn" && String(l.msg).includes("plain HTTP"))).toBe(true);
+    await s.stop();
+  });
+
+  test("loopback addresses other than 127.0.0.1 keep the loopback policy", async () => {
+    const s = await startServer({ args: ["--host", "localhost"] });
+    expect(s.logs().find((l) => l.msg === "started")).toMatchObject({ policy: "loopback" });
+    await s.stop();
+  });
+
+  test("a port in use is a clear failure (exit 1)", async () => {
+    const a = await startServer();
+    const port = new URL(a.url).port;
+    const r = await runWarren(["serve", "--port", port, "--data-dir", tempDir(), ...(a.databaseUrl ? ["--database-url", a.databaseUrl] : [])]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`port ${port}`);
+    expect(r.stderr).toContain("already in use");
+    await a.stop();
+  });
+
+  test("SIGTERM with idle keep-alive connections exits 0 promptly and logs the stop", async () => {
+    const s = await startServer();
+    await fetch(`${s.url}/healthz`, { keepalive: true });
+    const t0 = Date.now();
+    expect(await s.stop()).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(9_000);
+    expect(s.logs().find((l) => l.msg === "stopped")).toMatchObject({ drained: true });
+  });
+
+  test("SIGINT stops gracefully too", async () => {
+    const s = await startServer();
+    s.proc.kill("SIGINT");
+    expect(await s.exited).toBe(0);
+  });
+});
