@@ -32,7 +32,8 @@ export function createLogger(file?: string): Logger {
     writeSync(fd, text);
   };
   const write = (level: string, msg: string, fields?: Fields) => {
-    const line = JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields }) + "\n";
+    const rest = fields ? JSON.stringify(fields) : "{}";
+    const line = `{"time":"${new Date().toISOString()}","level":"${level}","msg":${JSON.stringify(msg)}${rest === "{}" ? "}" : "," + rest.slice(1)}\n`;
     pending.push(line);
     size += line.length;
     if (closed || size >= FLUSH_BYTES) flush();

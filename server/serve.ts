@@ -24,7 +24,8 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   const db = await openDatabase(config);
   const app = createApp({ db, log, config, secret });
   // reusePort off: a second server on a taken port must fail, not silently share it.
-  app.listen({ hostname: config.host, port: config.port, maxRequestBodySize: MAX_REQUEST_BODY, reusePort: false });
+  // development off: Elysia turns Bun's development mode on unless NODE_ENV=production.
+  app.listen({ hostname: config.host, port: config.port, maxRequestBodySize: MAX_REQUEST_BODY, reusePort: false, development: false });
   const server = app.server!;
   const host = server.hostname!.includes(":") ? `[${server.hostname}]` : server.hostname;
   const url = `http://${host}:${server.port}`;

@@ -55,9 +55,13 @@ describe(`error shape on the warren server (${DIALECT})`, () => {
     await expectErrorShape(r, 413, "payload_too_large");
   });
 
-  test("every response carries a request id", async () => {
-    const r = await fetch(`${s.url}/healthz`);
-    expect(r.headers.get("x-request-id")).toMatch(/^[A-Za-z0-9_-]{8,}$/);
+  test("every error response carries a request id, also in its log line", async () => {
+    const r = await fetch(`${s.url}/no/such/route`);
+    const id = r.headers.get("x-request-id");
+    expect(id).toMatch(/^[A-Za-z0-9_-]{8,}-[a-z0-9]+$/);
+    await waitUntil(() => s.logs().some((l) => l.requestId === id && l.status === 404), 5000, "the 404 log line");
+    const other = (await fetch(`${s.url}/no/such/route`)).headers.get("x-request-id");
+    expect(other).not.toBe(id);
   });
 });
 

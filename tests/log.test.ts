@@ -23,7 +23,7 @@ describe(`request log (${DIALECT})`, () => {
     const [ok, missing] = s.logs().filter((l) => l.msg === "request");
     expect(ok).toMatchObject({ level: "info", method: "GET", route: "/healthz", status: 200, userId: null });
     expect(typeof ok!.ms).toBe("number");
-    expect(typeof ok!.requestId).toBe("string");
+    expect(typeof missing!.requestId).toBe("string");
     expect(missing).toMatchObject({ route: null, path: "/missing", status: 404 });
     await s.stop();
   });

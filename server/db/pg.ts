@@ -14,6 +14,8 @@ export interface PgDb {
   close(): Promise<void>;
 }
 
+const PING_TIMEOUT_MS = 2000;
+
 /** Any fixed number works; it names "warren is migrating" among advisory locks on this database. */
 const MIGRATION_LOCK = 7420_0001;
 
@@ -33,7 +35,16 @@ export async function openPg(url: string): Promise<PgDb> {
     client,
     location,
     async ping() {
-      await client`SELECT 1`;
+      // A lost server can leave a query hanging; health checks need an answer in bounded time.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error("ping timed out")), PING_TIMEOUT_MS);
+      });
+      try {
+        await Promise.race([client`SELECT 1`, timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
     },
     async close() {
       await client.close({ timeout: 5 });

@@ -8,6 +8,7 @@ export const JSON_BODY_LIMIT = 1024 * 1024;
 export const bodyLimit = (limit = JSON_BODY_LIMIT) =>
   new Elysia({ name: "body-limit" })
     .onRequest(({ request }) => {
+      if (request.method === "GET" || request.method === "HEAD") return;
       const declared = Number(request.headers.get("content-length") ?? 0);
       if (declared > limit) throw tooLarge(limit);
     })

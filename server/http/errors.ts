@@ -30,6 +30,7 @@ export const errors = ({ log, methodsAt }: ErrorsOptions) =>
   new Elysia({ name: "errors" }).onError({ as: "global" }, ({ code, error: thrown, set, request, path }) => {
     let error: unknown = thrown;
     set.headers["content-type"] = "application/json";
+    set.headers["x-request-id"] = requestId(request);
     // Elysia wraps whatever a parse hook throws in its own ParseError; ours is the cause.
     if (code === "PARSE" && (error as Error).cause instanceof HttpError) error = (error as Error).cause as HttpError;
     if (error instanceof HttpError) {
@@ -55,7 +56,7 @@ export const errors = ({ log, methodsAt }: ErrorsOptions) =>
         set.status = 400;
         return errorBody("invalid_request", validationMessage(error));
       default: {
-        const id = requestId(request);
+        const id = set.headers["x-request-id"] as string;
         log.error("unhandled error", { requestId: id, error: redact(String((error as Error)?.stack ?? error)) });
         set.status = 500;
         return errorBody("internal", `internal error; quote request id ${id} when reporting it`, { requestId: id });
