@@ -8,12 +8,14 @@ import { bodyLimit } from "./http/body-limit";
 import { errors } from "./http/errors";
 import { methodsAtFactory } from "./http/routes";
 import { health } from "./health";
+import { authRoutes, orgRoutes, type Auth } from "./auth";
 
 export interface AppContext {
   db: Db;
   log: Logger;
   config: ServeConfig;
   secret: Buffer;
+  auth: Auth;
 }
 
 export function createApp(ctx: AppContext) {
@@ -21,7 +23,9 @@ export function createApp(ctx: AppContext) {
     .use(accessLog(ctx.log))
     .use(errors({ log: ctx.log, methodsAt: (path) => methodsAt(path) }))
     .use(bodyLimit())
-    .use(health(ctx.db));
+    .use(health(ctx.db))
+    .use(authRoutes(ctx.auth))
+    .use(orgRoutes(ctx.auth));
   const methodsAt = methodsAtFactory(() => app.routes);
   return app;
 }

@@ -1,5 +1,6 @@
 // `warren serve` settings: flag values checked and turned into one typed config, including the
 // loopback/remote policy (SPEC §1). Bad values are usage errors; an unsafe bind is a refusal.
+import { isIP } from "node:net";
 import { homedir } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
 import { StartupError } from "./datadir";
@@ -19,6 +20,8 @@ export interface ServeConfig {
   bootstrapToken?: string;
   openBrowser: boolean;
   logFile?: string;
+  /** Peers whose X-Forwarded-For is believed. */
+  trustedProxies: string[];
 }
 
 export interface ServeInput {
@@ -32,6 +35,7 @@ export interface ServeInput {
   insecure?: boolean;
   noBrowser?: boolean;
   logFile?: string;
+  trustedProxies?: string[];
 }
 
 /** A flag value that cannot be used; the CLI prints it as a usage error (exit 2). */
@@ -62,12 +66,18 @@ export function resolveServeConfig(input: ServeInput): ServeConfig {
     bootstrapToken: input.bootstrapToken === undefined ? undefined : parseBootstrapToken(input.bootstrapToken),
     openBrowser: !(input.noBrowser ?? false),
     logFile: input.logFile === undefined ? undefined : resolve(expandHome(input.logFile)),
+    trustedProxies: (input.trustedProxies ?? []).map(parseIp),
   };
 }
 
 export function isLoopback(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, "").toLowerCase();
   return h === "localhost" || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+function parseIp(value: string): string {
+  if (isIP(value) === 0) throw new ConfigError(`--trusted-proxy must be an IP address (like 10.0.0.2 or ::1), got "${value}"`);
+  return value;
 }
 
 function parsePort(value: string): number {

@@ -5,14 +5,21 @@ import { openDatabase } from "./db";
 import { prepareDataDir, serverSecret } from "./datadir";
 import { createLogger } from "./log";
 import type { ServeConfig } from "./config";
+import { bootstrapOwner, createAuth } from "./auth";
 
 export const DRAIN_MS = 10_000;
 /** Hard ceiling for any request body; routes apply their own, smaller limits. */
 const MAX_REQUEST_BODY = 64 * 1024 * 1024;
 
+/** How often expired sessions, pairing tokens and tickets are deleted. */
+const SWEEP_MS = 10 * 60_000;
+
 export interface RunningServer {
   /** http://host:port as bound (the real port when --port 0). */
   url: string;
+  /** On the first start of an empty database: the owner's pairing link (print it, never log it). */
+  pairingUrl?: string;
+  pairingExpiresAt?: Date;
   stop(): Promise<void>;
 }
 
@@ -22,7 +29,9 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   const secret = serverSecret(config.dataDir);
   const log = createLogger(config.logFile);
   const db = await openDatabase(config);
-  const app = createApp({ db, log, config, secret });
+  const auth = createAuth(db, config);
+  const firstPairing = await bootstrapOwner(auth.store, config.bootstrapToken);
+  const app = createApp({ db, log, config, secret, auth });
   // reusePort off: a second server on a taken port must fail, not silently share it.
   // development off: Elysia turns Bun's development mode on unless NODE_ENV=production.
   app.listen({ hostname: config.host, port: config.port, maxRequestBodySize: MAX_REQUEST_BODY, reusePort: false, development: false });
@@ -34,10 +43,16 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
     log.warn("serving plain HTTP on a non-loopback address (--insecure): credentials cross the network unencrypted");
   }
   log.flush();
+  const sweep = setInterval(() => {
+    auth.store.sweep(new Date()).catch((e) => log.error("sweep failed", { error: String(e) }));
+    auth.resolver.limiter.prune();
+  }, SWEEP_MS);
+  sweep.unref();
 
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
+      clearInterval(sweep);
       let timer: ReturnType<typeof setTimeout> | undefined;
       const drained = await Promise.race([
         server.stop(false).then(() => true),
@@ -52,5 +67,10 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
       log.info("stopped", { drained });
       log.close();
     })());
-  return { url, stop };
+  const base = config.publicUrl ?? url;
+  return {
+    url,
+    stop,
+    ...(firstPairing ? { pairingUrl: `${base}/pair#token=${firstPairing.token}`, pairingExpiresAt: firstPairing.expiresAt } : {}),
+  };
 }

@@ -16,6 +16,7 @@ export const serve: Command = {
       "bootstrap-token": { type: "string", value: "token", env: "WARREN_BOOTSTRAP_TOKEN", help: "A one-time pairing token for the owner, for scripted setups" },
       insecure: { type: "boolean", env: "WARREN_INSECURE", help: "Allow plain HTTP on a non-loopback address (warns on every start)" },
       "no-browser": { type: "boolean", env: "WARREN_NO_BROWSER", help: "Do not open a browser on first start" },
+      "trusted-proxy": { type: "list", value: "ip", env: "WARREN_TRUSTED_PROXY", help: "A reverse proxy whose X-Forwarded-For is believed; repeatable (env: comma-separated)" },
       "log-file": { type: "string", value: "path", env: "WARREN_LOG_FILE", help: "Append JSON log lines here instead of stderr" },
     },
     details: `Prints "warren listening on <url>" on stdout once it serves. SIGTERM or Ctrl-C stops it
@@ -39,6 +40,7 @@ Examples:
       insecure: flags.insecure as boolean | undefined,
       noBrowser: flags["no-browser"] as boolean | undefined,
       logFile: flags["log-file"] as string | undefined,
+      trustedProxies: flags["trusted-proxy"] as string[] | undefined,
     });
     let server;
     try {
@@ -64,8 +66,23 @@ Examples:
       console.error("warning: --insecure: serving plain HTTP on a network address; anyone on the path can read credentials");
     }
     console.log(`warren listening on ${server.url}` + (config.publicUrl ? `\npublic url: ${config.publicUrl}` : ""));
+    if (server.pairingUrl) {
+      // stdout only (SPEC §1): the log never sees it. Printed once, on the first start.
+      const minutes = Math.round((server.pairingExpiresAt!.getTime() - Date.now()) / 60_000);
+      console.log(`first start: open this link to sign in as the owner (one use, valid ${minutes} min):\n  ${server.pairingUrl}`);
+      if (config.openBrowser && process.stdin.isTTY) openBrowser(server.pairingUrl);
+    }
     await stopped;
     return 0;
   },
 };
 
+
+function openBrowser(url: string) {
+  const cmd = process.platform === "darwin" ? ["open", url] : process.platform === "win32" ? ["cmd", "/c", "start", "", url] : ["xdg-open", url];
+  try {
+    Bun.spawn(cmd, { stdio: ["ignore", "ignore", "ignore"] }).unref();
+  } catch {
+    // No opener on this machine: the link is printed above.
+  }
+}

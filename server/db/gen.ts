@@ -1,7 +1,9 @@
 // Regenerates everything derived from schema.ts: run `bun run db:generate` after editing it.
 //   1. schema.pg.ts — schema.ts with the Postgres kit swapped in;
 //   2. migrations/<dialect>/*.sql — drizzle-kit's diff of the schema against the last migration;
-//   3. migrations/<dialect>/index.ts — text imports of those files, so that `bun build --compile`
+//   3. every `*.store.ts` under server/ → `*.store.pg.ts`, by the same swap of its `// @dialect`
+//      import (dialect.sqlite → dialect.pg): queries are written once, typed for each dialect;
+//   4. migrations/<dialect>/index.ts — text imports of those files, so that `bun build --compile`
 //      embeds them (a file the bundler never sees a reference to is silently left out).
 // `bun run db:generate --name what_changed` names the migration.
 // `bun server/db/gen.ts --check` exits 1 when any of these is stale (the test suite runs it).
@@ -22,11 +24,12 @@ function emit(path: string, content: string) {
   else writeFileSync(path, content);
 }
 
-export function pgSchemaSource(schemaSource: string): string {
-  const lines = schemaSource.split("\n").map((line) =>
-    line.includes("// @dialect") ? line.replace('"./kit/sqlite"', '"./kit/pg"') : line,
+/** The Postgres copy of a file written against SQLite: only lines tagged @dialect change. */
+export function pgSource(source: string, from: string): string {
+  const lines = source.split("\n").map((line) =>
+    line.includes("// @dialect") ? line.replace(/kit\/sqlite"/, 'kit/pg"').replace(/dialect\.sqlite"/, 'dialect.pg"') : line,
   );
-  return banner + lines.join("\n");
+  return banner.replace("schema.ts", from) + lines.join("\n");
 }
 
 function migrationIndex(dialect: "sqlite" | "pg"): string {
@@ -43,7 +46,12 @@ function migrationIndex(dialect: "sqlite" | "pg"): string {
 }
 
 if (import.meta.main) {
-  emit(join(here, "schema.pg.ts"), pgSchemaSource(readFileSync(join(here, "schema.ts"), "utf8")));
+  emit(join(here, "schema.pg.ts"), pgSource(readFileSync(join(here, "schema.ts"), "utf8"), "schema.ts"));
+  const server = join(here, "..");
+  for (const store of new Bun.Glob("**/*.store.ts").scanSync(server)) {
+    const name = store.split("/").pop()!;
+    emit(join(server, store.replace(/\.store\.ts$/, ".store.pg.ts")), pgSource(readFileSync(join(server, store), "utf8"), name));
+  }
   for (const [dialect, kitDialect, schema] of [
     ["sqlite", "sqlite", "schema.ts"],
     ["pg", "postgresql", "schema.pg.ts"],
@@ -52,7 +60,8 @@ if (import.meta.main) {
       const kit = Bun.spawnSync(
         [
           process.execPath, "x", "drizzle-kit", "generate", `--dialect=${kitDialect}`,
-          `--schema=${join(here, schema)}`, `--out=${join(here, "migrations", dialect)}`,
+          // Relative paths: drizzle-kit mis-joins absolute ones when reading earlier snapshots.
+          `--schema=server/db/${schema}`, `--out=server/db/migrations/${dialect}`,
           ...(migrationName ? [`--name=${migrationName}`] : []),
         ],
         { stdout: "inherit", stderr: "inherit", cwd: join(here, "../..") },

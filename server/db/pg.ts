@@ -5,9 +5,14 @@ import * as schema from "./schema.pg";
 import { migrations } from "./migrations/pg";
 import { MIGRATIONS_TABLE, checksum, pending, statements, type AppliedMigration } from "./migrate";
 
+export type PgOrm = BunSQLDatabase<typeof schema>;
+export type PgTx = Parameters<Parameters<PgOrm["transaction"]>[0]>[0];
+
 export interface PgDb {
   dialect: "pg";
-  orm: BunSQLDatabase<typeof schema>;
+  orm: PgOrm;
+  /** Runs fn in one transaction; commits when it resolves, rolls back when it throws. */
+  write<T>(fn: (tx: PgTx) => Promise<T>): Promise<T>;
   client: SQL;
   location: string;
   ping(): Promise<void>;
@@ -29,9 +34,11 @@ export async function openPg(url: string): Promise<PgDb> {
     throw new Error(`cannot connect to Postgres at ${location}: ${describe(e)}`);
   }
   await migratePg(client);
+  const orm = drizzle({ client, schema });
   return {
     dialect: "pg",
-    orm: drizzle({ client, schema }),
+    orm,
+    write: (fn) => orm.transaction(fn),
     client,
     location,
     async ping() {

@@ -1,13 +1,14 @@
 // The database schema, written once. This file is the SQLite schema as it stands; gen.ts writes
 // schema.pg.ts from it by swapping the kit import (the only line tagged @dialect), and
 // typecheck.ts proves both give identical row types.
-import { id, index, str, table, ts, uniqueIndex } from "./kit/sqlite"; // @dialect
+import { id, index, int, str, table, ts, uniqueIndex } from "./kit/sqlite"; // @dialect
 
 export const users = table(
   "users",
   {
     id: id(),
-    email: str("email").notNull(),
+    /** Null for the owner created on first start, until they set one. */
+    email: str("email"),
     name: str("name").notNull(),
     createdAt: ts("created_at").notNull(),
   },
@@ -40,3 +41,53 @@ export const members = table(
   },
   (t) => [uniqueIndex("members_org_user_key").on(t.orgId, t.userId), index("members_user_idx").on(t.userId)],
 );
+
+/** Browser and CLI sign-ins. Only the SHA-256 of the token is stored; revoking deletes the row. */
+export const sessions = table(
+  "sessions",
+  {
+    id: id(),
+    tokenHash: str("token_hash").notNull(),
+    userId: str("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    /** "browser" | "cli" */
+    client: str("client").notNull(),
+    deviceName: str("device_name").notNull(),
+    activeOrgId: str("active_org_id"),
+    createdAt: ts("created_at").notNull(),
+    lastUsedAt: ts("last_used_at").notNull(),
+    expiresAt: ts("expires_at").notNull(),
+  },
+  (t) => [uniqueIndex("sessions_token_hash_key").on(t.tokenHash), index("sessions_user_idx").on(t.userId)],
+);
+
+/**
+ * One-time pairing tokens (hashed). Without an invite they sign in `userId` on a new device; with
+ * one they make (or find) the invited user and add them to `orgId` with `role` first.
+ */
+export const pairingTokens = table(
+  "pairing_tokens",
+  {
+    tokenHash: id("token_hash"),
+    userId: str("user_id").references(() => users.id, { onDelete: "cascade" }),
+    inviteEmail: str("invite_email"),
+    inviteName: str("invite_name"),
+    orgId: str("org_id").references(() => organizations.id, { onDelete: "cascade" }),
+    role: str("role"),
+    usesLeft: int("uses_left").notNull(),
+    createdBy: str("created_by"),
+    createdAt: ts("created_at").notNull(),
+    expiresAt: ts("expires_at").notNull(),
+  },
+  (t) => [index("pairing_tokens_expires_idx").on(t.expiresAt)],
+);
+
+/** Single-use WebSocket tickets for browsers, bound to the session that asked for them. */
+export const wsTickets = table("ws_tickets", {
+  tokenHash: id("token_hash"),
+  sessionId: str("session_id")
+    .notNull()
+    .references(() => sessions.id, { onDelete: "cascade" }),
+  expiresAt: ts("expires_at").notNull(),
+});

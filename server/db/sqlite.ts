@@ -1,4 +1,9 @@
 // The embedded default: one bun:sqlite file in the data dir, shared by every module.
+// Two connections: `orm` reads, `write()` runs transactions one at a time on a second connection.
+// bun:sqlite transactions are synchronous (an async callback commits at its first await), and on
+// a single shared connection any other request's statement would run inside an open transaction;
+// a dedicated writer behind a queue gives async transaction bodies real atomicity, and WAL gives
+// readers on the first connection a consistent view that never sees uncommitted rows.
 import { Database as SQLite } from "bun:sqlite";
 import { chmodSync } from "node:fs";
 import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
@@ -6,9 +11,15 @@ import * as schema from "./schema";
 import { migrations } from "./migrations/sqlite";
 import { MIGRATIONS_TABLE, checksum, pending, statements, type AppliedMigration } from "./migrate";
 
+export type SqliteOrm = BunSQLiteDatabase<typeof schema>;
+export type SqliteTx = SqliteOrm;
+
 export interface SqliteDb {
   dialect: "sqlite";
-  orm: BunSQLiteDatabase<typeof schema>;
+  /** For reads. Every write goes through write(). */
+  orm: SqliteOrm;
+  /** Runs fn in one IMMEDIATE transaction; commits when it resolves, rolls back when it throws. */
+  write<T>(fn: (tx: SqliteTx) => Promise<T>): Promise<T>;
   client: SQLite;
   /** Where the data lives, safe to print. */
   location: string;
@@ -17,33 +28,58 @@ export interface SqliteDb {
 }
 
 export function openSqlite(path: string): SqliteDb {
-  const client = new SQLite(path, { create: true, strict: true });
+  const client = connect(path);
   try {
     chmodSync(path, 0o600);
   } catch {
     // Not every platform (Windows) has POSIX modes; the data dir's own check covers the rest.
   }
-  // busy_timeout first: switching to WAL needs a lock another starting process may hold.
-  // WAL lets readers and a second process share the file; FULL fsyncs every commit, which is
-  // the durability promise (SPEC §0) — group commit, not a weaker pragma, buys the speed back.
-  client.exec("PRAGMA busy_timeout = 10000");
   client.exec("PRAGMA journal_mode = WAL");
-  client.exec("PRAGMA synchronous = FULL");
-  client.exec("PRAGMA foreign_keys = ON");
   migrateSqlite(client);
+  const writerClient = connect(path);
+  const writer = drizzle({ client: writerClient, schema });
+  let queue: Promise<unknown> = Promise.resolve();
   const ping = client.prepare("SELECT 1 AS ok");
   return {
     dialect: "sqlite",
     orm: drizzle({ client, schema }),
+    write<T>(fn: (tx: SqliteTx) => Promise<T>): Promise<T> {
+      const run = queue.then(async () => {
+        writerClient.exec("BEGIN IMMEDIATE");
+        try {
+          const result = await fn(writer);
+          writerClient.exec("COMMIT");
+          return result;
+        } catch (e) {
+          writerClient.exec("ROLLBACK");
+          throw e;
+        }
+      });
+      queue = run.catch(() => {});
+      return run;
+    },
     client,
     location: path,
     async ping() {
       ping.get();
     },
     async close() {
+      await queue;
+      writerClient.close();
       client.close();
     },
   };
+}
+
+function connect(path: string): SQLite {
+  const c = new SQLite(path, { create: true, strict: true });
+  // busy_timeout first: switching to WAL needs a lock another starting process may hold.
+  // FULL fsyncs every commit, which is the durability promise (SPEC §0) — group commit, not a
+  // weaker pragma, buys the speed back.
+  c.exec("PRAGMA busy_timeout = 10000");
+  c.exec("PRAGMA synchronous = FULL");
+  c.exec("PRAGMA foreign_keys = ON");
+  return c;
 }
 
 function migrateSqlite(client: SQLite) {

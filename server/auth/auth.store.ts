@@ -1,0 +1,204 @@
+// Every query auth makes, written once (see server/db/gen.ts: the Postgres copy is generated).
+// Org-scoped reads take the org id as a parameter; writes go through db.write (one transaction).
+import { and, asc, eq, gt, lt, ne, sql } from "drizzle-orm";
+import { members, organizations, pairingTokens, sessions, users, wsTickets, type Db } from "../db/dialect.sqlite"; // @dialect
+
+export type Role = "owner" | "admin" | "member";
+
+export interface NewSession {
+  id: string;
+  tokenHash: string;
+  client: "browser" | "cli";
+  deviceName: string;
+  expiresAt: Date;
+}
+
+export interface NewPairing {
+  tokenHash: string;
+  userId: string | null;
+  invite: { email: string; name: string | null; orgId: string; role: Role } | null;
+  uses: number;
+  createdBy: string | null;
+  expiresAt: Date;
+}
+
+export function makeAuthStore(db: Db) {
+  return {
+    userCount: async () => await db.orm.$count(users),
+
+    /** The first start: the owner, their organization and their first pairing token, together. */
+    createOwner(o: { userId: string; orgId: string; pairing: NewPairing }, now: Date) {
+      return db.write(async (tx) => {
+        await tx.insert(users).values({ id: o.userId, email: null, name: "Owner", createdAt: now });
+        await tx.insert(organizations).values({ id: o.orgId, slug: "default", name: "Default", createdAt: now });
+        await tx.insert(members).values({ orgId: o.orgId, userId: o.userId, role: "owner", createdAt: now });
+        await tx.insert(pairingTokens).values(pairingRow({ ...o.pairing, userId: o.userId }, now));
+      });
+    },
+
+    firstOwner: async () =>
+      (
+        await db.orm
+          .select({ userId: members.userId })
+          .from(members)
+          .where(eq(members.role, "owner"))
+          .orderBy(asc(members.createdAt))
+          .limit(1)
+      )[0]?.userId ?? null,
+
+    userById: async (id: string) => (await db.orm.select().from(users).where(eq(users.id, id)).limit(1))[0] ?? null,
+
+    userByEmail: async (email: string) => (await db.orm.select().from(users).where(eq(users.email, email)).limit(1))[0] ?? null,
+
+    addPairing: (p: NewPairing, now: Date) => db.write(async (tx) => void (await tx.insert(pairingTokens).values(pairingRow(p, now)))),
+
+    /**
+     * Consumes one use of a pairing token and creates the session in the same transaction: of any
+     * number of concurrent redemptions of a one-use token exactly one gets a session.
+     */
+    redeemPairing(tokenHash: string, session: NewSession, now: Date, newUserId: string) {
+      return db.write(async (tx) => {
+        const [tok] = await tx
+          .update(pairingTokens)
+          .set({ usesLeft: sql`${pairingTokens.usesLeft} - 1` })
+          .where(and(eq(pairingTokens.tokenHash, tokenHash), gt(pairingTokens.usesLeft, 0), gt(pairingTokens.expiresAt, now)))
+          .returning();
+        if (!tok) return null;
+        let userId = tok.userId;
+        let activeOrgId = tok.orgId;
+        if (!userId && tok.inviteEmail && tok.orgId && tok.role) {
+          const [existing] = await tx.select({ id: users.id }).from(users).where(eq(users.email, tok.inviteEmail)).limit(1);
+          userId = existing?.id ?? newUserId;
+          if (!existing) await tx.insert(users).values({ id: userId, email: tok.inviteEmail, name: tok.inviteName ?? tok.inviteEmail, createdAt: now });
+          // An invite never changes the role of someone who is already a member.
+          await tx.insert(members).values({ orgId: tok.orgId, userId, role: tok.role, createdAt: now }).onConflictDoNothing();
+        }
+        if (!userId) return null;
+        if (!activeOrgId) {
+          const [first] = await tx.select({ orgId: members.orgId }).from(members).where(eq(members.userId, userId)).orderBy(asc(members.createdAt)).limit(1);
+          activeOrgId = first?.orgId ?? null;
+        }
+        await tx.insert(sessions).values({ ...session, userId, activeOrgId, createdAt: now, lastUsedAt: now });
+        return { userId, sessionId: session.id, expiresAt: session.expiresAt };
+      });
+    },
+
+    /** The hot path of every session-authenticated request (the resolver caches it briefly). */
+    sessionByHash: async (tokenHash: string) =>
+      (
+        await db.orm
+          .select({ session: sessions, user: users })
+          .from(sessions)
+          .innerJoin(users, eq(users.id, sessions.userId))
+          .where(eq(sessions.tokenHash, tokenHash))
+          .limit(1)
+      )[0] ?? null,
+
+    sessionById: async (id: string) => (await db.orm.select().from(sessions).where(eq(sessions.id, id)).limit(1))[0] ?? null,
+
+    memberships: async (userId: string) =>
+      await db.orm
+        .select({ orgId: organizations.id, slug: organizations.slug, name: organizations.name, role: members.role })
+        .from(members)
+        .innerJoin(organizations, eq(organizations.id, members.orgId))
+        .where(eq(members.userId, userId))
+        .orderBy(asc(members.createdAt)),
+
+    /** Sliding expiry: called at most once a day per session by the resolver. */
+    renewSession: (id: string, now: Date, expiresAt: Date) =>
+      db.write(async (tx) => void (await tx.update(sessions).set({ lastUsedAt: now, expiresAt }).where(eq(sessions.id, id)))),
+
+    setActiveOrg: (id: string, orgId: string) =>
+      db.write(async (tx) => void (await tx.update(sessions).set({ activeOrgId: orgId }).where(eq(sessions.id, id)))),
+
+    listSessions: async (userId: string) =>
+      await db.orm
+        .select({
+          id: sessions.id,
+          client: sessions.client,
+          deviceName: sessions.deviceName,
+          createdAt: sessions.createdAt,
+          lastUsedAt: sessions.lastUsedAt,
+          expiresAt: sessions.expiresAt,
+        })
+        .from(sessions)
+        .where(eq(sessions.userId, userId))
+        .orderBy(asc(sessions.createdAt)),
+
+    /** Deletes one of the user's own sessions; false when there is no such session of theirs. */
+    deleteSession: (id: string, userId: string) =>
+      db.write(async (tx) => (await tx.delete(sessions).where(and(eq(sessions.id, id), eq(sessions.userId, userId))).returning({ id: sessions.id })).length > 0),
+
+    addTicket: (tokenHash: string, sessionId: string, expiresAt: Date) =>
+      db.write(async (tx) => void (await tx.insert(wsTickets).values({ tokenHash, sessionId, expiresAt }))),
+
+    /** Single use: the row is gone once read. */
+    consumeTicket: (tokenHash: string, now: Date) =>
+      db.write(async (tx) => {
+        const [t] = await tx.delete(wsTickets).where(eq(wsTickets.tokenHash, tokenHash)).returning();
+        return t && t.expiresAt > now ? t.sessionId : null;
+      }),
+
+    /** Removes what can no longer be used, so tables do not grow without bound. */
+    sweep: (now: Date) =>
+      db.write(async (tx) => {
+        await tx.delete(sessions).where(lt(sessions.expiresAt, now));
+        await tx.delete(pairingTokens).where(lt(pairingTokens.expiresAt, now));
+        await tx.delete(wsTickets).where(lt(wsTickets.expiresAt, now));
+      }),
+
+    // Organizations and members. Reads are scoped by the org id the caller was authorized for.
+    createOrg: (o: { id: string; slug: string; name: string; ownerId: string }, now: Date) =>
+      db.write(async (tx) => {
+        const [taken] = await tx.select({ id: organizations.id }).from(organizations).where(eq(organizations.slug, o.slug)).limit(1);
+        if (taken) return null;
+        await tx.insert(organizations).values({ id: o.id, slug: o.slug, name: o.name, createdAt: now });
+        await tx.insert(members).values({ orgId: o.id, userId: o.ownerId, role: "owner", createdAt: now });
+        return { id: o.id, slug: o.slug, name: o.name };
+      }),
+
+    listMembers: async (orgId: string) =>
+      await db.orm
+        .select({ userId: users.id, email: users.email, name: users.name, role: members.role, joinedAt: members.createdAt })
+        .from(members)
+        .innerJoin(users, eq(users.id, members.userId))
+        .where(eq(members.orgId, orgId))
+        .orderBy(asc(members.createdAt)),
+
+    addMember: (orgId: string, userId: string, role: Role, now: Date) =>
+      db.write(async (tx) => (await tx.insert(members).values({ orgId, userId, role, createdAt: now }).onConflictDoNothing().returning()).length > 0),
+
+    /**
+     * Changes a role, or removes the member when role is null — unless that would leave the org
+     * without an owner. Checked and written in one transaction, so two admins demoting the last
+     * two owners at once cannot both succeed.
+     */
+    changeMember: (orgId: string, userId: string, role: Role | null) =>
+      db.write(async (tx) => {
+        const [current] = await tx.select().from(members).where(and(eq(members.orgId, orgId), eq(members.userId, userId))).limit(1);
+        if (!current) return "not_found" as const;
+        if (current.role === "owner" && role !== "owner") {
+          const others = await tx.$count(members, and(eq(members.orgId, orgId), eq(members.role, "owner"), ne(members.userId, userId)));
+          if (others === 0) return "last_owner" as const;
+        }
+        if (role === null) await tx.delete(members).where(and(eq(members.orgId, orgId), eq(members.userId, userId)));
+        else await tx.update(members).set({ role }).where(and(eq(members.orgId, orgId), eq(members.userId, userId)));
+        return "ok" as const;
+      }),
+  };
+}
+
+function pairingRow(p: NewPairing, now: Date) {
+  return {
+    tokenHash: p.tokenHash,
+    userId: p.userId,
+    inviteEmail: p.invite?.email ?? null,
+    inviteName: p.invite?.name ?? null,
+    orgId: p.invite?.orgId ?? null,
+    role: p.invite?.role ?? null,
+    usesLeft: p.uses,
+    createdBy: p.createdBy,
+    createdAt: now,
+    expiresAt: p.expiresAt,
+  };
+}

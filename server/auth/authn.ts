@@ -1,0 +1,66 @@
+// Elysia glue for the resolver: `authenticated(auth)` gives every route registered after it a
+// checked `principal` (401 without one), applies the Origin rule to cookie-borne state changes
+// and names the user in the access log. Public routes use `optionalPrincipal` explicitly.
+import { Elysia } from "elysia";
+import type { Server } from "bun";
+import { HttpError } from "../http/errors";
+import { noteUser } from "../http/access-log";
+import { clientIp } from "../http/client-ip";
+import type { ServeConfig } from "../config";
+import type { Principal } from "./principal";
+import type { Resolver, Resolved } from "./resolver";
+import type { AuthStore } from "./store";
+
+export interface Auth {
+  store: AuthStore;
+  resolver: Resolver;
+  config: ServeConfig;
+  trustedProxies: Set<string>;
+}
+
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+export function requestIp(auth: Auth, request: Request, server: Server<unknown> | null | undefined): string {
+  return clientIp(server?.requestIP(request)?.address, request.headers.get("x-forwarded-for"), auth.trustedProxies);
+}
+
+/**
+ * CSRF and cross-site WebSocket hijacking (SPEC §2.4 rule 8): a browser sends the cookie with
+ * requests any site makes, but it always sends that site's Origin. It must be ours.
+ */
+export function checkOrigin(auth: Auth, request: Request): void {
+  const origin = request.headers.get("origin");
+  const expected = auth.config.publicUrl ?? `${new URL(request.url).protocol}//${request.headers.get("host")}`;
+  if (origin !== expected) {
+    throw new HttpError(403, "origin_mismatch", origin ? `requests from ${origin} may not use this session` : "this request needs an Origin header");
+  }
+}
+
+/** Resolves a request that may carry no credential; a bad one is still a 401. */
+export async function optionalPrincipal(
+  auth: Auth,
+  request: Request,
+  server: Server<unknown> | null | undefined,
+  set: { headers: Record<string, unknown> },
+): Promise<Resolved | null> {
+  const r = await auth.resolver.resolve(request, requestIp(auth, request, server));
+  if (!r) return null;
+  if (r.principal.viaCookie && !SAFE_METHODS.has(request.method)) checkOrigin(auth, request);
+  if (r.setCookie) set.headers["set-cookie"] = r.setCookie;
+  noteUser(request, r.principal.userId);
+  return r;
+}
+
+// No plugin name on purpose: Elysia skips a named plugin the second time it is used, and every
+// route group that needs a principal must get this resolve.
+export const authenticated = (auth: Auth) =>
+  new Elysia().resolve({ as: "scoped" }, async ({ request, server, set }): Promise<{ principal: Principal }> => {
+    const r = await optionalPrincipal(auth, request, server, set);
+    if (!r) throw new HttpError(401, "unauthorized", "sign in first: send a session cookie or Authorization: Bearer <token>");
+    return { principal: r.principal };
+  });
+
+/** Rule 10: only a person's own session may mint credentials or manage people. */
+export function requireSession(p: Principal): void {
+  if (p.method !== "session") throw new HttpError(403, "session_required", "this needs a signed-in session, not an API key or token");
+}

@@ -1,0 +1,102 @@
+// /api/orgs (SPEC §2.3): organizations and their members. The org named in the URL is checked
+// against the principal's memberships before anything is read: not a member → 404, so another
+// organization's existence is not revealed (rule 13); not an owner/admin → 403 for changes.
+import { Elysia } from "elysia";
+import { z } from "zod";
+import { HttpError } from "../http/errors";
+import { authenticated, requireSession, type Auth } from "./authn";
+import type { Principal } from "./principal";
+import type { Role } from "./store";
+import { newId } from "./tokens";
+
+const roleSchema = z.enum(["owner", "admin", "member"]);
+const orgBody = z.object({
+  name: z.string().trim().min(1).max(100),
+  slug: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .regex(/^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/, "use 1–40 lowercase letters, digits and dashes"),
+});
+
+function memberRole(p: Principal, orgId: string): Role {
+  const role = p.roles[orgId];
+  if (!role) throw new HttpError(404, "not_found", "no such organization");
+  return role;
+}
+
+function requireManager(p: Principal, orgId: string, target?: Role): Role {
+  requireSession(p);
+  const role = memberRole(p, orgId);
+  if (role === "member") throw new HttpError(403, "forbidden", "only owners and admins can manage members");
+  if (target === "owner" && role !== "owner") throw new HttpError(403, "forbidden", "only owners can make or change owners");
+  return role;
+}
+
+export const orgRoutes = (auth: Auth) =>
+  new Elysia()
+    .use(authenticated(auth))
+    .get("/api/orgs", async ({ principal }) => {
+      const memberships = await auth.store.memberships(principal.userId);
+      return {
+        organizations: memberships
+          .filter((m) => principal.orgIds.includes(m.orgId))
+          .map((m) => ({ id: m.orgId, slug: m.slug, name: m.name, role: m.role })),
+      };
+    })
+    .post(
+      "/api/orgs",
+      async ({ principal, body, set }) => {
+        requireSession(principal);
+        const org = await auth.store.createOrg({ id: newId("org"), slug: body.slug, name: body.name, ownerId: principal.userId }, new Date());
+        if (!org) throw new HttpError(409, "slug_taken", `an organization with slug "${body.slug}" already exists`);
+        auth.resolver.forget({ userId: principal.userId });
+        set.status = 201;
+        return { ...org, role: "owner" };
+      },
+      { body: orgBody },
+    )
+    .get("/api/orgs/:id/members", async ({ principal, params }) => {
+      memberRole(principal, params.id);
+      return { members: await auth.store.listMembers(params.id) };
+    })
+    .post(
+      "/api/orgs/:id/members",
+      async ({ principal, params, body, set }) => {
+        requireManager(principal, params.id, body.role);
+        if (!(await auth.store.userById(body.userId))) throw new HttpError(404, "not_found", "no such user");
+        if (!(await auth.store.addMember(params.id, body.userId, body.role, new Date()))) {
+          throw new HttpError(409, "already_member", "that user is already a member; change their role instead");
+        }
+        auth.resolver.forget({ userId: body.userId });
+        set.status = 201;
+        return { userId: body.userId, role: body.role };
+      },
+      { body: z.object({ userId: z.string().min(1).max(100), role: roleSchema }) },
+    )
+    .patch(
+      "/api/orgs/:id/members/:userId",
+      async ({ principal, params, body }) => {
+        const mine = requireManager(principal, params.id, body.role);
+        const theirs = (await auth.store.listMembers(params.id)).find((m) => m.userId === params.userId)?.role;
+        if (theirs === "owner" && mine !== "owner") throw new HttpError(403, "forbidden", "only owners can make or change owners");
+        await change(auth, params.id, params.userId, body.role);
+        return { userId: params.userId, role: body.role };
+      },
+      { body: z.object({ role: roleSchema }) },
+    )
+    .delete("/api/orgs/:id/members/:userId", async ({ principal, params, set }) => {
+      const mine = params.userId === principal.userId ? memberRole(principal, params.id) : requireManager(principal, params.id);
+      requireSession(principal);
+      const theirs = (await auth.store.listMembers(params.id)).find((m) => m.userId === params.userId)?.role;
+      if (theirs === "owner" && mine !== "owner") throw new HttpError(403, "forbidden", "only owners can remove owners");
+      await change(auth, params.id, params.userId, null);
+      set.status = 204;
+    });
+
+async function change(auth: Auth, orgId: string, userId: string, role: Role | null) {
+  const result = await auth.store.changeMember(orgId, userId, role);
+  if (result === "not_found") throw new HttpError(404, "not_found", "no such member");
+  if (result === "last_owner") throw new HttpError(409, "last_owner", "an organization needs at least one owner; make someone else owner first");
+  auth.resolver.forget({ userId });
+}

@@ -1,0 +1,18 @@
+// Who is making a request, once the resolver has decided (SPEC §2.1).
+import type { Role } from "./store";
+
+export type Method = "session" | "api-key" | "jwt";
+
+export interface Principal {
+  userId: string;
+  orgIds: string[];
+  activeOrgId: string | null;
+  method: Method;
+  /** The user's role in each of orgIds. */
+  roles: Record<string, Role>;
+  /** Set for session principals: the session presenting the request. */
+  sessionId?: string;
+  sessionExpiresAt?: Date;
+  /** The credential came in a cookie: state changes must pass the Origin check. */
+  viaCookie: boolean;
+}

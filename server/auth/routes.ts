@@ -1,0 +1,154 @@
+// /api/auth/* (SPEC §2.3): who am I, pairing, sign-out, my sessions, pairing links.
+import { Elysia } from "elysia";
+import { z } from "zod";
+import { HttpError } from "../http/errors";
+import { authenticated, checkOrigin, optionalPrincipal, requestIp, requireSession, type Auth } from "./authn";
+import { clearedCookie, sessionCookie } from "./cookies";
+import { mintPairing, pairingUrl, PAIRING_TTL_SECONDS } from "./pairing";
+import type { Principal } from "./principal";
+import { SESSION_DAYS } from "./resolver";
+import { hashToken, looksLikePairingToken, newId, newSessionToken } from "./tokens";
+
+const DAY = 86_400_000;
+const roleSchema = z.enum(["owner", "admin", "member"]);
+
+const pairBody = z.object({
+  token: z.string().max(600),
+  client: z.enum(["browser", "cli"]).default("browser"),
+  deviceName: z.string().trim().min(1).max(100).optional(),
+});
+
+const pairingLinkBody = z.object({
+  ttlSeconds: z.number().int().min(30).max(7 * 86_400).default(PAIRING_TTL_SECONDS),
+  uses: z.number().int().min(1).max(100).default(1),
+  invite: z
+    .object({
+      email: z.string().trim().toLowerCase().email().max(254),
+      name: z.string().trim().min(1).max(100).optional(),
+      organizationId: z.string().min(1).max(100),
+      role: roleSchema,
+    })
+    .optional(),
+});
+
+const activeOrgBody = z.object({ activeOrganizationId: z.string().min(1).max(100) });
+
+/** Where links point: the public URL, else the address this request reached us by. */
+export const baseUrl = (auth: Auth, request: Request) => auth.config.publicUrl ?? `${new URL(request.url).protocol}//${request.headers.get("host")}`;
+
+async function describe(auth: Auth, p: Principal) {
+  const memberships = await auth.store.memberships(p.userId);
+  const user = await auth.store.userById(p.userId);
+  return {
+    authenticated: true as const,
+    user: { id: p.userId, email: user?.email ?? null, name: user?.name ?? null },
+    organizations: memberships.filter((m) => p.orgIds.includes(m.orgId)).map((m) => ({ id: m.orgId, slug: m.slug, name: m.name, role: m.role })),
+    activeOrganizationId: p.activeOrgId,
+    method: p.method,
+    expiresAt: p.sessionExpiresAt?.toISOString() ?? null,
+  };
+}
+
+export const authRoutes = (auth: Auth) =>
+  new Elysia()
+    // Public: with no credential at all this answers {authenticated:false}, so pages can ask.
+    .get("/api/auth/session", async ({ request, server, set }) => {
+      const r = await optionalPrincipal(auth, request, server, set);
+      return r ? describe(auth, r.principal) : { authenticated: false };
+    })
+    .post(
+      "/api/auth/pair",
+      async ({ body, request, server, set }) => {
+        const ip = requestIp(auth, request, server);
+        // A browser pairing sets a cookie: a foreign page must not be able to sign a visitor in
+        // to an account of the attacker's choosing (login CSRF).
+        if (body.client === "browser") checkOrigin(auth, request);
+        const invalid = () => new HttpError(401, "invalid_pairing_token", "this pairing link is invalid, used or expired; ask for a new one");
+        if (!looksLikePairingToken(body.token)) {
+          auth.resolver.failed(ip);
+          throw invalid();
+        }
+        const token = newSessionToken();
+        const now = new Date();
+        const session = await auth.store.redeemPairing(
+          hashToken(body.token),
+          {
+            id: newId("ses"),
+            tokenHash: hashToken(token),
+            client: body.client,
+            deviceName: body.deviceName ?? deviceFrom(request, body.client),
+            expiresAt: new Date(now.getTime() + SESSION_DAYS * DAY),
+          },
+          now,
+          newId("usr"),
+        );
+        if (!session) {
+          auth.resolver.failed(ip);
+          throw invalid();
+        }
+        if (body.client === "cli") return { sessionToken: token, expiresAt: session.expiresAt.toISOString() };
+        set.headers["set-cookie"] = sessionCookie(auth.config.policy, token, session.expiresAt);
+        return { authenticated: true, expiresAt: session.expiresAt.toISOString() };
+      },
+      { body: pairBody },
+    )
+    .use(authenticated(auth))
+    .post("/api/auth/sign-out", async ({ principal, set }) => {
+      if (principal.sessionId) {
+        await auth.store.deleteSession(principal.sessionId, principal.userId);
+        auth.resolver.forget({ sessionId: principal.sessionId });
+      }
+      if (principal.viaCookie) set.headers["set-cookie"] = clearedCookie(auth.config.policy);
+      set.status = 204;
+    })
+    .patch(
+      "/api/auth/session",
+      async ({ principal, body }) => {
+        requireSession(principal);
+        if (!principal.roles[body.activeOrganizationId]) throw new HttpError(404, "not_found", "no such organization");
+        await auth.store.setActiveOrg(principal.sessionId!, body.activeOrganizationId);
+        auth.resolver.forget({ sessionId: principal.sessionId });
+        return describe(auth, { ...principal, activeOrgId: body.activeOrganizationId });
+      },
+      { body: activeOrgBody },
+    )
+    .get("/api/auth/sessions", async ({ principal }) => {
+      requireSession(principal);
+      const sessions = await auth.store.listSessions(principal.userId);
+      return { sessions: sessions.map((s) => ({ ...s, current: s.id === principal.sessionId })) };
+    })
+    .delete("/api/auth/sessions/:id", async ({ principal, params, set }) => {
+      requireSession(principal);
+      if (!(await auth.store.deleteSession(params.id, principal.userId))) throw new HttpError(404, "not_found", "no such session");
+      auth.resolver.forget({ sessionId: params.id });
+      set.status = 204;
+    })
+    .post(
+      "/api/auth/pairing-links",
+      async ({ principal, body, request }) => {
+        requireSession(principal);
+        const invite = body.invite;
+        if (invite) {
+          const role = principal.roles[invite.organizationId];
+          if (!role) throw new HttpError(404, "not_found", "no such organization");
+          if (role === "member") throw new HttpError(403, "forbidden", "only owners and admins can invite people");
+          if (invite.role === "owner" && role !== "owner") throw new HttpError(403, "forbidden", "only owners can invite owners");
+        }
+        const minted = await mintPairing(auth.store, {
+          userId: invite ? null : principal.userId,
+          invite: invite ? { email: invite.email, name: invite.name ?? null, orgId: invite.organizationId, role: invite.role } : null,
+          uses: body.uses,
+          createdBy: principal.userId,
+          ttlSeconds: body.ttlSeconds,
+        });
+        return { url: pairingUrl(baseUrl(auth, request), minted.token), token: minted.token, expiresAt: minted.expiresAt.toISOString() };
+      },
+      { body: pairingLinkBody },
+    );
+
+function deviceFrom(request: Request, client: string): string {
+  const ua = request.headers.get("user-agent") ?? "";
+  const browser = /(Firefox|Edg|Chrome|Safari)\/[\d.]+/.exec(ua)?.[1];
+  const os = /(Windows|Mac OS X|Linux|Android|iPhone)/.exec(ua)?.[1];
+  return [browser ?? (client === "cli" ? "warren CLI" : "browser"), os].filter(Boolean).join(" on ");
+}
