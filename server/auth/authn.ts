@@ -52,9 +52,10 @@ export async function optionalPrincipal(
 }
 
 // No plugin name on purpose: Elysia skips a named plugin the second time it is used, and every
-// route group that needs a principal must get this resolve.
+// route group that needs a principal must get this. `derive` (not `resolve`) so that it runs
+// before body validation: an anonymous caller learns nothing about a route's input rules.
 export const authenticated = (auth: Auth) =>
-  new Elysia().resolve({ as: "scoped" }, async ({ request, server, set }): Promise<{ principal: Principal }> => {
+  new Elysia().derive({ as: "scoped" }, async ({ request, server, set }): Promise<{ principal: Principal }> => {
     const r = await optionalPrincipal(auth, request, server, set);
     if (!r) throw new HttpError(401, "unauthorized", "sign in first: send a session cookie or Authorization: Bearer <token>");
     return { principal: r.principal };

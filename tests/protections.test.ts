@@ -1,0 +1,206 @@
+// SPEC §2.4 rules 5, 7, 8, 12 and the no-credential-in-logs promise; graceful drain of in-flight
+// requests on SIGTERM. On Postgres: two server processes sharing one database.
+import { afterAll, afterEach, describe, expect, test } from "bun:test";
+import { api, AS_PROXY, issued, ownerSession, pair, pairingLink, printedPairingToken, sessionFrom } from "./auth-helpers";
+import { cleanup, DIALECT, freshDatabaseUrl, PG_ADMIN_URL, startServer, tempDir, waitUntil, type TestServer } from "./harness";
+
+afterAll(cleanup);
+
+const servers: TestServer[] = [];
+// Each test's servers stop when it ends (Postgres connections are finite); their output stays
+// for the log scan at the end.
+afterEach(async () => {
+  for (const s of servers) if (s.proc.exitCode === null) await s.stop();
+});
+async function server(opts: Parameters<typeof startServer>[0] = {}) {
+  const s = await startServer(opts);
+  servers.push(s);
+  return s;
+}
+
+describe(`rate limiting (${DIALECT})`, () => {
+  test("rules 7 and 12: failures from one address get 429 + Retry-After; a valid credential still works", async () => {
+    const s = await server();
+    await s.waitFor(/\/pair#token=/);
+    const owner = await ownerSession(s);
+    const statuses: number[] = [];
+    let retryAfter: string | null = null;
+    for (let i = 0; i < 25; i++) {
+      const r = await fetch(`${s.url}/api/orgs`, { headers: { authorization: `Bearer wss_${"Q".repeat(43)}` } });
+      statuses.push(r.status);
+      if (r.status === 429) retryAfter = r.headers.get("retry-after");
+    }
+    expect(statuses.slice(0, 20).every((c) => c === 401)).toBe(true);
+    expect(statuses.slice(20).every((c) => c === 429)).toBe(true);
+    expect(Number(retryAfter)).toBeGreaterThan(0);
+    expect(Number(retryAfter)).toBeLessThanOrEqual(60);
+    // Same address, valid session: served, however many requests it makes.
+    for (let i = 0; i < 50; i++) expect((await fetch(`${s.url}/api/orgs`, { headers: { authorization: `Bearer ${owner}` } })).status).toBe(200);
+    // Bad pairing tokens count as failures too.
+    expect((await fetch(`${s.url}/api/auth/pair`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token: "x".repeat(32), client: "cli" }) })).status).toBe(429);
+  });
+
+  test("rule 8: X-Forwarded-For is ignored unless the peer is a --trusted-proxy", async () => {
+    const s = await server();
+    for (let i = 0; i < 20; i++) {
+      await fetch(`${s.url}/api/orgs`, { headers: { authorization: `Bearer wss_${"Q".repeat(43)}`, "x-forwarded-for": `203.0.113.${i}` } });
+    }
+    const r = await fetch(`${s.url}/api/orgs`, { headers: { authorization: `Bearer wss_${"Q".repeat(43)}`, "x-forwarded-for": "203.0.113.200" } });
+    expect(r.status).toBe(429);
+
+    const proxied = await server({ args: AS_PROXY });
+    for (let i = 0; i < 20; i++) {
+      await fetch(`${proxied.url}/api/orgs`, { headers: { authorization: `Bearer wss_${"Q".repeat(43)}`, "x-forwarded-for": "203.0.113.7" } });
+    }
+    const blocked = await fetch(`${proxied.url}/api/orgs`, { headers: { authorization: `Bearer wss_${"Q".repeat(43)}`, "x-forwarded-for": "203.0.113.7" } });
+    expect(blocked.status).toBe(429);
+    const other = await fetch(`${proxied.url}/api/orgs`, { headers: { authorization: `Bearer wss_${"Q".repeat(43)}`, "x-forwarded-for": "203.0.113.8" } });
+    expect(other.status).toBe(401);
+  });
+});
+
+describe(`browser sessions: cookies and Origin (${DIALECT})`, () => {
+  test("rule 8: the cookie is HttpOnly, SameSite=Lax, Path=/, and the body carries no token", async () => {
+    const s = await server({ args: AS_PROXY });
+    await s.waitFor(/\/pair#token=/);
+    const r = await pair(s, printedPairingToken(s), "browser");
+    expect(r.status).toBe(200);
+    const cookie = r.headers.get("set-cookie")!;
+    expect(cookie).toMatch(/^warren_session=wss_[A-Za-z0-9_-]{43};/);
+    issued.push(cookie.split(";")[0]!.split("=")[1]!);
+    for (const attr of ["HttpOnly", "SameSite=Lax", "Path=/"]) expect(cookie).toContain(attr);
+    const maxAge = Number(/Max-Age=(\d+)/.exec(cookie)![1]);
+    expect(maxAge).toBeGreaterThan(29 * 86_400);
+    expect(maxAge).toBeLessThanOrEqual(30 * 86_400);
+    expect(cookie).not.toContain("Secure");
+    const body = await r.text();
+    expect(body).not.toContain("wss_");
+    expect(JSON.parse(body)).toMatchObject({ authenticated: true });
+  });
+
+  test("rule 8: a browser pairing from a foreign Origin (login CSRF) is refused", async () => {
+    const s = await server({ args: AS_PROXY });
+    await s.waitFor(/\/pair#token=/);
+    const token = printedPairingToken(s);
+    for (const origin of ["https://evil.example", "null"]) {
+      const r = await fetch(`${s.url}/api/auth/pair`, { method: "POST", headers: { "content-type": "application/json", origin }, body: JSON.stringify({ token, client: "browser" }) });
+      expect(r.status).toBe(403);
+    }
+    expect((await pair(s, token, "browser")).status).toBe(200); // still unused: the refusals consumed nothing
+  });
+
+  test("rule 8: cookie-authenticated changes need our Origin; reads and Bearer calls do not", async () => {
+    const s = await server({ args: AS_PROXY });
+    await s.waitFor(/\/pair#token=/);
+    const r = await pair(s, printedPairingToken(s), "browser");
+    const cookie = r.headers.get("set-cookie")!.split(";")[0]!;
+    const post = (origin?: string) =>
+      fetch(`${s.url}/api/orgs`, {
+        method: "POST",
+        headers: { cookie, "content-type": "application/json", ...(origin ? { origin } : {}) },
+        body: JSON.stringify({ name: "X", slug: `x-${Math.random().toString(36).slice(2, 8)}` }),
+      });
+    expect((await post()).status).toBe(403);
+    const foreign = await post("https://evil.example");
+    expect(foreign.status).toBe(403);
+    expect(await foreign.json()).toMatchObject({ error: { code: "origin_mismatch" } });
+    expect((await post(s.url)).status).toBe(201);
+    expect((await fetch(`${s.url}/api/orgs`, { headers: { cookie } })).status).toBe(200);
+    const bearer = (await ownerBearer(s, cookie))!;
+    expect((await api(s, bearer)("POST", "/api/orgs", { name: "Y", slug: "y-bearer" })).status).toBe(201);
+  });
+
+  test("rule 8: under the remote policy the cookie is __Host- and Secure", async () => {
+    const s = await server({ args: [...AS_PROXY, "--host", "0.0.0.0", "--public-url", "https://warren.example.com"] });
+    await s.waitFor(/\/pair#token=/);
+    const token = printedPairingToken(s);
+    expect(s.stdout()).toContain(`https://warren.example.com/pair#token=${token}`);
+    const port = new URL(s.url).port;
+    const r = await fetch(`http://127.0.0.1:${port}/api/auth/pair`, {
+      method: "POST",
+      headers: { "content-type": "application/json", origin: "https://warren.example.com" },
+      body: JSON.stringify({ token, client: "browser" }),
+    });
+    expect(r.status).toBe(200);
+    const cookie = r.headers.get("set-cookie")!;
+    expect(cookie).toStartWith("__Host-warren_session=wss_");
+    expect(cookie).toContain("; Secure");
+    issued.push(cookie.split(";")[0]!.split("=")[1]!);
+  });
+});
+
+/** A Bearer session for the cookie's user: pairing links can be minted by cookie with our Origin. */
+async function ownerBearer(s: TestServer, cookie: string): Promise<string | null> {
+  const r = await fetch(`${s.url}/api/auth/pairing-links`, { method: "POST", headers: { cookie, origin: s.url, "content-type": "application/json" }, body: "{}" });
+  if (r.status !== 200) return null;
+  const { token } = (await r.json()) as { token: string };
+  issued.push(token);
+  return sessionFrom(s, token);
+}
+
+describe.if(!!PG_ADMIN_URL)("two replicas on one Postgres", () => {
+  test("rule 4: fifty concurrent redemptions split across two processes make one session", async () => {
+    const databaseUrl = await freshDatabaseUrl();
+    const a = await server({ databaseUrl: databaseUrl ?? null, args: AS_PROXY });
+    const b = await server({ databaseUrl: databaseUrl ?? null, dataDir: tempDir(), args: AS_PROXY });
+    await a.waitFor(/\/pair#token=/);
+    const owner = await ownerSession(a);
+    const link = await pairingLink(a, owner);
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => pair(i % 2 ? a : b, link)));
+    expect(results.filter((r) => r.status === 200)).toHaveLength(1);
+    expect(results.filter((r) => r.status === 401)).toHaveLength(49);
+  });
+
+  test("rule 5: a session revoked on replica A is refused on replica B within 5 s", async () => {
+    const databaseUrl = await freshDatabaseUrl();
+    const a = await server({ databaseUrl: databaseUrl ?? null, args: AS_PROXY });
+    const b = await server({ databaseUrl: databaseUrl ?? null, dataDir: tempDir(), args: AS_PROXY });
+    await a.waitFor(/\/pair#token=/);
+    const owner = await ownerSession(a);
+    const t = await sessionFrom(a, await pairingLink(a, owner));
+    expect((await api(b, t)("GET", "/api/orgs")).status).toBe(200); // cached on B now
+    expect((await api(a, t)("POST", "/api/auth/sign-out")).status).toBe(204);
+    expect((await api(a, t)("GET", "/api/orgs")).status).toBe(401);
+    const revokedAt = Date.now();
+    await waitUntil(async () => (await api(b, t)("GET", "/api/orgs")).status === 401, 5_000, "replica B to refuse the revoked session");
+    expect(Date.now() - revokedAt).toBeLessThanOrEqual(5_000);
+  });
+});
+
+describe(`shutdown and logs (${DIALECT})`, () => {
+  test("SIGTERM lets an in-flight request finish, then exits 0", async () => {
+    const s = await startServer({ args: AS_PROXY });
+    const encoder = new TextEncoder();
+    let push!: (chunk: string | null) => void;
+    const body = new ReadableStream<Uint8Array>({
+      start(c) {
+        push = (chunk) => (chunk === null ? c.close() : c.enqueue(encoder.encode(chunk)));
+      },
+    });
+    // A slow upload keeps the request in flight across the signal.
+    const response = fetch(`${s.url}/api/auth/pair`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body,
+      duplex: "half",
+    } as RequestInit);
+    push('{"token": "');
+    await Bun.sleep(300);
+    s.proc.kill("SIGTERM");
+    await Bun.sleep(300);
+    expect(s.proc.exitCode).toBeNull(); // still draining
+    push(`${"n".repeat(32)}", "client": "cli"}`);
+    push(null);
+    const r = await response;
+    expect(r.status).toBe(401);
+    expect(await r.json()).toMatchObject({ error: { code: "invalid_pairing_token" } });
+    expect(await s.exited).toBe(0);
+    expect(s.logs().find((l) => l.msg === "stopped")).toMatchObject({ drained: true });
+  });
+
+  test("no credential issued during these tests appears in any server's output", async () => {
+    const everything = servers.map((s) => s.stderr() + s.stdout().replace(/\/pair#token=[A-Za-z0-9_-]+/g, "")).join("\n");
+    expect(issued.length).toBeGreaterThan(5);
+    for (const t of issued) expect(everything).not.toContain(t);
+  });
+});
