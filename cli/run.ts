@@ -3,10 +3,13 @@
 import { ConfigError, StartupError } from "../server";
 import { EXIT_FAILURE, EXIT_USAGE, type Command } from "./command";
 import { closest, helpText, parseFlags, UsageError } from "./flags";
+import { ClientError } from "./client";
+import { check, login, logout } from "./commands/auth";
+import { pair } from "./commands/pair";
 import { serve } from "./commands/serve";
 import { version, VERSION } from "./commands/version";
 
-const commands: Command[] = [serve, version];
+const commands: Command[] = [serve, pair, login, check, logout, version];
 
 function topHelp(): string {
   const width = Math.max(...commands.map((c) => c.spec.name.length)) + 3;
@@ -31,13 +34,27 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   if (name === "--version" || name === "-v") return version.run({}, []);
-  const command = find(name);
+  // Two-word commands ("auth login") are found by their first two words.
+  const twoWord = rest[0] && !rest[0].startsWith("-") ? find(`${name} ${rest[0]}`) : undefined;
+  const command = twoWord ?? find(name);
+  const args = twoWord ? rest.slice(1) : rest;
   if (!command) {
-    const hint = closest(name, commands.map((c) => c.spec.name));
+    const group = commands.filter((c) => c.spec.name.startsWith(`${name} `));
+    if (group.length > 0) {
+      const wanted = rest[0] && !rest[0].startsWith("-") ? `unknown command "${name} ${rest[0]}"` : null;
+      const list = group.map((c) => `  warren ${c.spec.name.padEnd(14)}${c.spec.summary}`).join("\n");
+      if (!wanted && (rest.includes("--help") || rest.includes("-h"))) {
+        process.stdout.write(`Commands:\n${list}\n`);
+        return 0;
+      }
+      console.error(`warren ${name}: ${wanted ?? "which one?"}\n${list}`);
+      return EXIT_USAGE;
+    }
+    const hint = closest(name, commands.map((c) => c.spec.name.split(" ")[0]!));
     return usage(`unknown command "${name}"${hint ? ` (did you mean "${hint}"?)` : ""}`, undefined);
   }
   try {
-    const parsed = parseFlags(command.spec, rest);
+    const parsed = parseFlags(command.spec, args);
     if (!parsed) {
       process.stdout.write(helpText(command.spec));
       return 0;
@@ -45,7 +62,7 @@ export async function run(argv: string[]): Promise<number> {
     return await command.run(parsed.flags, parsed.positionals);
   } catch (e) {
     if (e instanceof UsageError || e instanceof ConfigError) return usage(e.message, command);
-    const message = e instanceof StartupError ? e.message : (e as Error)?.message ?? String(e);
+    const message = e instanceof StartupError || e instanceof ClientError ? e.message : (e as Error)?.message ?? String(e);
     console.error(`warren ${command.spec.name}: ${message}`);
     return EXIT_FAILURE;
   }

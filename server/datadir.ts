@@ -1,6 +1,6 @@
 // The data dir and the secret files in it (SPEC §2.4 rule 14): the dir is private (0700) and
 // must stay so, secrets are 0600 and never seen half-written.
-import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 
@@ -63,7 +63,22 @@ export function readOrCreateSecret(dir: string, name: string, make: () => string
   return readSecret(path);
 }
 
-function readSecret(path: string): string {
+/** Replaces (or creates) a secret file atomically: a private temp file, fsynced, renamed over. */
+export function writeSecretFile(dir: string, name: string, content: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const tmp = join(dir, `.${name}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
+  const fd = openSync(tmp, "wx", 0o600);
+  try {
+    writeSync(fd, content);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, join(dir, name));
+  syncDir(dir);
+}
+
+export function readSecret(path: string): string {
   const st = statSync(path);
   if (posix && st.mode & 0o077) {
     const mode = (st.mode & 0o777).toString(8);

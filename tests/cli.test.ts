@@ -20,8 +20,8 @@ describe("warren CLI frame", () => {
   });
 
   test("every command answers --help with its own usage", async () => {
-    for (const cmd of ["serve", "version"]) {
-      const r = await runWarren([cmd, "--help"]);
+    for (const cmd of ["serve", "pair", "auth login", "auth check", "auth logout", "version"]) {
+      const r = await runWarren([...cmd.split(" "), "--help"]);
       expect(r.code).toBe(0);
       expect(r.stdout).toContain(`Usage: warren ${cmd}`);
       expect(r.stdout).toContain("--help");
@@ -45,6 +45,17 @@ describe("warren CLI frame", () => {
     const j = await runWarren(["version", "--json"]);
     expect(JSON.parse(j.stdout)).toMatchObject({ version: pkg.version, bun: Bun.version });
     expect((await runWarren(["--version"])).stdout).toContain(pkg.version);
+  });
+
+  test("a command group lists its commands; an unknown one is a usage error", async () => {
+    const help = await runWarren(["auth", "--help"]);
+    expect(help.code).toBe(0);
+    for (const sub of ["login", "check", "logout"]) expect(help.stdout).toContain(`warren auth ${sub}`);
+    const bare = await runWarren(["auth"]);
+    expect(bare.code).toBe(2);
+    const wrong = await runWarren(["auth", "logn"]);
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toContain('unknown command "auth logn"');
   });
 
   test("an unknown command is a usage error (exit 2) with a hint", async () => {
