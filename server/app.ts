@@ -9,6 +9,7 @@ import { errors } from "./http/errors";
 import { methodsAtFactory } from "./http/routes";
 import { health } from "./health";
 import { authRoutes, orgRoutes, type Auth } from "./auth";
+import { web } from "./web";
 
 export interface AppContext {
   db: Db;
@@ -25,7 +26,8 @@ export function createApp(ctx: AppContext) {
     .use(bodyLimit())
     .use(health(ctx.db))
     .use(authRoutes(ctx.auth))
-    .use(orgRoutes(ctx.auth));
+    .use(orgRoutes(ctx.auth))
+    .use(web());
   const methodsAt = methodsAtFactory(() => app.routes);
   return app;
 }

@@ -30,6 +30,12 @@ describe.if(process.platform !== "win32")(`compiled binary (${DIALECT})`, () => 
     const r = await fetch(`${s.url}/healthz`);
     expect(r.status).toBe(200);
     expect(await r.json()).toEqual({ status: "ok" });
+    // Web pages and their assets are inside the binary too.
+    const page = await fetch(`${s.url}/pair`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain("Sign in to Warren");
+    expect((await fetch(`${s.url}/assets/pair.js`)).status).toBe(200);
+    expect(s.stdout()).toContain("/pair#token=");
     expect(await s.stop()).toBe(0);
     const applied = await query(s, "SELECT tag FROM warren_migrations");
     expect(applied.length).toBeGreaterThan(0);

@@ -1,0 +1,71 @@
+// /pair: redeem the one-time token from the URL fragment, then forget it. The fragment is never
+// sent to the server by the browser; we remove it from the address bar and history at once so
+// it cannot be copied, bookmarked or leak through a later Referer.
+const status = document.getElementById("status");
+const error = document.getElementById("error");
+const form = document.getElementById("manual");
+const input = document.getElementById("token");
+
+function showError(message) {
+  error.textContent = message;
+  error.hidden = false;
+  status.textContent = "";
+  form.hidden = false;
+  input.focus();
+}
+
+function tokenFrom(text) {
+  const t = text.trim();
+  const m = /#token=([A-Za-z0-9_-]+)/.exec(t);
+  return m ? m[1] : t;
+}
+
+async function redeem(token) {
+  status.textContent = "Signing you in…";
+  error.hidden = true;
+  let response;
+  try {
+    response = await fetch("/api/auth/pair", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ token, client: "browser" }),
+    });
+  } catch {
+    return showError("Could not reach the Warren server. Check your connection and try again.");
+  }
+  if (response.ok) {
+    status.textContent = "Signed in.";
+    location.replace("/");
+    return;
+  }
+  let message = `The server answered ${response.status}.`;
+  try {
+    const body = await response.json();
+    if (body && body.error && body.error.message) message = body.error.message;
+  } catch {}
+  showError(message.charAt(0).toUpperCase() + message.slice(1) + (message.endsWith(".") ? "" : "."));
+}
+
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const token = tokenFrom(input.value);
+  if (token) redeem(token);
+});
+
+const fromUrl = new URLSearchParams(location.hash.slice(1)).get("token");
+if (fromUrl) {
+  history.replaceState(null, "", location.pathname);
+  redeem(fromUrl);
+} else {
+  fetch("/api/auth/session")
+    .then((r) => (r.ok ? r.json() : { authenticated: false }))
+    .then((s) => {
+      if (s.authenticated) location.replace("/");
+      else {
+        status.textContent = "Paste the pairing link you were given.";
+        form.hidden = false;
+        input.focus();
+      }
+    })
+    .catch(() => showError("Could not reach the Warren server."));
+}

@@ -1,0 +1,91 @@
+// The /pair page in a real browser (SPEC §7): redeem from the fragment, strip it, manual entry,
+// errors in words, land on / signed in.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { Browser } from "playwright-core";
+import { api, issued, ownerSession, pairingLink, printedPairingToken } from "./auth-helpers";
+import { HAVE_CHROMIUM, launch, screenshotPath } from "./browser";
+import { cleanup, DIALECT, startServer, type TestServer } from "./harness";
+
+afterAll(cleanup);
+
+describe.if(HAVE_CHROMIUM)(`/pair in Chromium (${DIALECT})`, () => {
+  let browser: Browser;
+  let s: TestServer;
+  beforeAll(async () => {
+    browser = await launch();
+    s = await startServer();
+    await s.waitFor(/\/pair#token=/);
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+    await s?.stop();
+  });
+
+  test("the printed link signs the browser in, leaves no token in the address bar, lands on /", async () => {
+    const link = `${s.url}/pair#token=${printedPairingToken(s)}`;
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(link);
+    await page.waitForURL(`${s.url}/`);
+    await page.getByText("Signed in as Owner").waitFor();
+    await page.screenshot({ path: screenshotPath("pair-1-signed-in") });
+    expect(page.url()).toBe(`${s.url}/`);
+    expect(await page.evaluate(() => document.cookie)).toBe(""); // HttpOnly
+    expect(await page.evaluate(() => history.length)).toBeLessThanOrEqual(2);
+    const cookies = await context.cookies();
+    expect(cookies.find((c) => c.name === "warren_session")).toMatchObject({ httpOnly: true, sameSite: "Lax" });
+    await context.close();
+  });
+
+  test("a used link shows the server's reason in words and offers manual entry, which works", async () => {
+    const owner = await ownerSession(await freshServer());
+    const server = current!;
+    const used = await pairingLink(server, owner);
+    await api(server, null)("POST", "/api/auth/pair", { token: used, client: "cli" });
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${server.url}/pair#token=${used}`);
+    const alert = page.getByRole("alert");
+    await alert.waitFor();
+    expect(await alert.textContent()).toBe("This pairing link is invalid, used or expired; ask for a new one.");
+    expect(page.url()).toBe(`${server.url}/pair`);
+    await page.screenshot({ path: screenshotPath("pair-2-used-link") });
+    const fresh = await pairingLink(server, owner);
+    await page.getByLabel("Pairing link or token").fill(`${server.url}/pair#token=${fresh}`);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.waitForURL(`${server.url}/`);
+    await page.getByText("Signed in as Owner").waitFor();
+    await page.screenshot({ path: screenshotPath("pair-3-manual-entry") });
+    // Sign out → back to /pair, and / now sends you there too.
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.waitForURL(`${server.url}/pair`);
+    await page.goto(`${server.url}/`);
+    await page.waitForURL(`${server.url}/pair`);
+    await page.getByLabel("Pairing link or token").waitFor();
+    await page.screenshot({ path: screenshotPath("pair-4-signed-out") });
+    await context.close();
+  });
+
+  test("pages carry a strict CSP and the security headers", async () => {
+    for (const path of ["/", "/pair"]) {
+      const r = await fetch(`${s.url}${path}`);
+      expect(r.headers.get("content-security-policy")).toContain("script-src 'self'");
+      expect(r.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
+      expect(r.headers.get("x-content-type-options")).toBe("nosniff");
+      expect(r.headers.get("referrer-policy")).toBe("no-referrer");
+      expect(await r.text()).not.toMatch(/<script>(?!<\/script>)/);
+    }
+    const js = await fetch(`${s.url}/assets/pair.js`);
+    const etag = js.headers.get("etag")!;
+    expect((await fetch(`${s.url}/assets/pair.js`, { headers: { "if-none-match": etag } })).status).toBe(304);
+  });
+
+  let current: TestServer | undefined;
+  async function freshServer() {
+    current = await startServer();
+    await current.waitFor(/\/pair#token=/);
+    issued.push(printedPairingToken(current));
+    return current;
+  }
+  afterAll(() => current?.stop());
+});
