@@ -36,14 +36,7 @@ function requireManager(p: Principal, orgId: string, target?: Role): Role {
 export const orgRoutes = (auth: Auth) =>
   new Elysia()
     .use(authenticated(auth))
-    .get("/api/orgs", async ({ principal }) => {
-      const memberships = await auth.store.memberships(principal.userId);
-      return {
-        organizations: memberships
-          .filter((m) => principal.orgIds.includes(m.orgId))
-          .map((m) => ({ id: m.orgId, slug: m.slug, name: m.name, role: m.role })),
-      };
-    })
+    .get("/api/orgs", ({ principal }) => ({ organizations: principal.organizations.filter((o) => principal.orgIds.includes(o.id)) }))
     .post(
       "/api/orgs",
       async ({ principal, body, set }) => {

@@ -10,6 +10,9 @@ export interface Principal {
   method: Method;
   /** The user's role in each of orgIds. */
   roles: Record<string, Role>;
+  /** Loaded with the credential, so that "who am I" needs no further query. */
+  user: { id: string; email: string | null; name: string };
+  organizations: { id: string; slug: string; name: string; role: Role }[];
   /** Set for session principals: the session presenting the request. */
   sessionId?: string;
   sessionExpiresAt?: Date;

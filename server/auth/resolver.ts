@@ -106,6 +106,8 @@ export class Resolver {
     const orgIds = memberships.map((m) => m.orgId);
     const principal: Principal = {
       userId: row.user.id,
+      user: { id: row.user.id, email: row.user.email, name: row.user.name },
+      organizations: memberships.map((m) => ({ id: m.orgId, slug: m.slug, name: m.name, role: m.role as Role })),
       orgIds,
       activeOrgId: row.session.activeOrgId && roles[row.session.activeOrgId] ? row.session.activeOrgId : (orgIds[0] ?? null),
       method: "session",

@@ -36,13 +36,11 @@ const activeOrgBody = z.object({ activeOrganizationId: z.string().min(1).max(100
 /** Where links point: the public URL, else the address this request reached us by. */
 export const baseUrl = (auth: Auth, request: Request) => auth.config.publicUrl ?? `${new URL(request.url).protocol}//${request.headers.get("host")}`;
 
-async function describe(auth: Auth, p: Principal) {
-  const memberships = await auth.store.memberships(p.userId);
-  const user = await auth.store.userById(p.userId);
+function describe(p: Principal) {
   return {
     authenticated: true as const,
-    user: { id: p.userId, email: user?.email ?? null, name: user?.name ?? null },
-    organizations: memberships.filter((m) => p.orgIds.includes(m.orgId)).map((m) => ({ id: m.orgId, slug: m.slug, name: m.name, role: m.role })),
+    user: p.user,
+    organizations: p.organizations.filter((o) => p.orgIds.includes(o.id)),
     activeOrganizationId: p.activeOrgId,
     method: p.method,
     expiresAt: p.sessionExpiresAt?.toISOString() ?? null,
@@ -54,7 +52,7 @@ export const authRoutes = (auth: Auth) =>
     // Public: with no credential at all this answers {authenticated:false}, so pages can ask.
     .get("/api/auth/session", async ({ request, server, set }) => {
       const r = await optionalPrincipal(auth, request, server, set);
-      return r ? describe(auth, r.principal) : { authenticated: false };
+      return r ? describe(r.principal) : { authenticated: false };
     })
     .post(
       "/api/auth/pair",
@@ -108,7 +106,7 @@ export const authRoutes = (auth: Auth) =>
         if (!principal.roles[body.activeOrganizationId]) throw new HttpError(404, "not_found", "no such organization");
         await auth.store.setActiveOrg(principal.sessionId!, body.activeOrganizationId);
         auth.resolver.forget({ sessionId: principal.sessionId });
-        return describe(auth, { ...principal, activeOrgId: body.activeOrganizationId });
+        return describe({ ...principal, activeOrgId: body.activeOrganizationId });
       },
       { body: activeOrgBody },
     )

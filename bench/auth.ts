@@ -1,0 +1,43 @@
+// bench/auth.ts — what the credential check costs (issue goal: ratio ≥ 0.8). One warren server,
+// one route that answers with or without a credential (GET /api/auth/session): the same GET
+// with a session Bearer token vs with none, alternating rounds in one run. Prints the ratio and
+// the per-request cost of authentication in server CPU µs.
+// Usage: bun bench/auth.ts [--seconds 3] [--rounds 3] [--connections 32]
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { alternate, cpuUs, loader, rps, start } from "./lib";
+
+const { values } = parseArgs({
+  options: { seconds: { type: "string", default: "3" }, rounds: { type: "string", default: "3" }, connections: { type: "string", default: "32" } },
+});
+const o = { seconds: Number(values.seconds), rounds: Number(values.rounds), connections: Number(values.connections) };
+
+const dataDir = mkdtempSync(join(tmpdir(), "warren-bench-"));
+const warren = await start([process.execPath, "cli/main.ts", "serve", "--port", "0", "--data-dir", dataDir, "--log-file", join(dataDir, "log.jsonl")]);
+const pairing = /#token=(\S+)/.exec(warren.printed)![1]!;
+const paired = await fetch(`${warren.url}/api/auth/pair`, {
+  method: "POST",
+  headers: { "content-type": "application/json" },
+  body: JSON.stringify({ token: pairing, client: "cli" }),
+});
+const { sessionToken } = (await paired.json()) as { sessionToken: string };
+const url = `${warren.url}/api/auth/session`;
+
+console.log(`bench/auth: ${o.rounds} rounds × ${o.seconds}s per case, ${o.connections} connections, load by ${loader}`);
+const t = await alternate(
+  {
+    session: { pid: warren.proc.pid, url, headers: { authorization: `Bearer ${sessionToken}` } },
+    anonymous: { pid: warren.proc.pid, url },
+  },
+  o,
+);
+const a = t.session!;
+const n = t.anonymous!;
+console.log(
+  `GET /api/auth/session: with a session ${rps(a, o).toFixed(0)} req/s, ${cpuUs(a).toFixed(1)} µs CPU/req | without ${rps(n, o).toFixed(0)} req/s, ${cpuUs(n).toFixed(1)} µs CPU/req` +
+    ` | ratio req/s ${(rps(a, o) / rps(n, o)).toFixed(2)}, ratio CPU efficiency ${(cpuUs(n) / cpuUs(a)).toFixed(2)}, auth cost ${(cpuUs(a) - cpuUs(n)).toFixed(1)} µs/req`,
+);
+warren.proc.kill("SIGTERM");
+rmSync(dataDir, { recursive: true, force: true });
