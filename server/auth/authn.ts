@@ -43,7 +43,7 @@ export async function optionalPrincipal(
   server: Server<unknown> | null | undefined,
   set: { headers: Record<string, unknown> },
 ): Promise<Resolved | null> {
-  const r = await auth.resolver.resolve(request, requestIp(auth, request, server));
+  const r = await auth.resolver.resolve(request, () => requestIp(auth, request, server));
   if (!r) return null;
   if (r.principal.viaCookie && !SAFE_METHODS.has(request.method)) checkOrigin(auth, request);
   if (r.setCookie) set.headers["set-cookie"] = r.setCookie;

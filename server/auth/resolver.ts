@@ -38,17 +38,18 @@ export class Resolver {
     private policy: Policy,
   ) {}
 
-  /** The principal, or null when the request carries no credential at all. Throws 401 / 429. */
-  async resolve(request: Request, ip: string): Promise<Resolved | null> {
+  /**
+   * The principal, or null when the request carries no credential at all. Throws 401 / 429.
+   * The client address is asked for only when a failure must be counted (it costs a syscall).
+   */
+  async resolve(request: Request, clientIp: () => string): Promise<Resolved | null> {
     const cred = this.credential(request);
     if (!cred) return null;
     try {
       return await this.check(cred);
     } catch (e) {
       if (!(e instanceof HttpError) || e.status !== 401) throw e;
-      const wait = this.limiter.retryAfter(ip);
-      this.limiter.fail(ip);
-      if (wait > 0) throw new HttpError(429, "rate_limited", "too many failed sign-in attempts; try again later", { "retry-after": String(wait) });
+      this.failed(clientIp());
       throw e;
     }
   }
