@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Browser } from "playwright-core";
 import { api, issued, ownerSession, pairingLink, printedPairingToken } from "./auth-helpers";
 import { HAVE_CHROMIUM, launch, screenshotPath } from "./browser";
-import { cleanup, DIALECT, startServer, type TestServer } from "./harness";
+import { cleanup, DIALECT, runWarren, startServer, tempDir, type TestServer } from "./harness";
 
 afterAll(cleanup);
 
@@ -66,6 +66,28 @@ describe.if(HAVE_CHROMIUM)(`/pair in Chromium (${DIALECT})`, () => {
     await context.close();
   });
 
+  test("revoking the CLI's session from the browser's session list → the CLI's next call is 401", async () => {
+    const server = await freshServer();
+    const owner = await ownerSession(server);
+    const home = tempDir();
+    const login = await runWarren(["auth", "login", `${server.url}/pair#token=${await pairingLink(server, owner)}`, "--device-name", "build-box"], { env: { WARREN_HOME: home } });
+    expect(login.code).toBe(0);
+    expect((await runWarren(["auth", "check"], { env: { WARREN_HOME: home } })).stdout).toContain("user:    Owner");
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${server.url}/pair#token=${await pairingLink(server, owner)}`);
+    await page.waitForURL(`${server.url}/`);
+    await page.getByRole("button", { name: "Revoke build-box" }).waitFor();
+    await page.screenshot({ path: screenshotPath("home-1-sessions") });
+    await page.getByRole("button", { name: "Revoke build-box" }).click();
+    await page.getByRole("button", { name: "Revoke build-box" }).waitFor({ state: "detached" });
+    await page.screenshot({ path: screenshotPath("home-2-revoked") });
+    const after = await runWarren(["auth", "check"], { env: { WARREN_HOME: home } });
+    expect(after.code).toBe(1);
+    expect(after.stderr).toContain("HTTP 401");
+    await context.close();
+  });
+
   test("pages carry a strict CSP and the security headers", async () => {
     for (const path of ["/", "/pair"]) {
       const r = await fetch(`${s.url}${path}`);
@@ -82,6 +104,7 @@ describe.if(HAVE_CHROMIUM)(`/pair in Chromium (${DIALECT})`, () => {
 
   let current: TestServer | undefined;
   async function freshServer() {
+    await current?.stop();
     current = await startServer();
     await current.waitFor(/\/pair#token=/);
     issued.push(printedPairingToken(current));
