@@ -5,11 +5,13 @@ import { EXIT_FAILURE, EXIT_USAGE, type Command } from "./command";
 import { closest, helpText, parseFlags, UsageError } from "./flags";
 import { ClientError } from "./client";
 import { check, login, logout } from "./commands/auth";
+import { create as apikeyCreate, list as apikeyList, revoke as apikeyRevoke } from "./commands/apikey";
+import { rotate } from "./commands/keys";
 import { pair } from "./commands/pair";
 import { serve } from "./commands/serve";
 import { version, VERSION } from "./commands/version";
 
-const commands: Command[] = [serve, pair, login, check, logout, version];
+const commands: Command[] = [serve, pair, login, check, logout, apikeyCreate, apikeyList, apikeyRevoke, rotate, version];
 
 function topHelp(): string {
   const width = Math.max(...commands.map((c) => c.spec.name.length)) + 3;

@@ -8,7 +8,7 @@ import { bodyLimit } from "./http/body-limit";
 import { errors } from "./http/errors";
 import { methodsAtFactory } from "./http/routes";
 import { health } from "./health";
-import { authRoutes, orgRoutes, type Auth } from "./auth";
+import { apiKeyRoutes, authRoutes, orgRoutes, type Auth } from "./auth";
 import { web } from "./web";
 
 export interface AppContext {
@@ -27,6 +27,7 @@ export function createApp(ctx: AppContext) {
     .use(health(ctx.db))
     .use(authRoutes(ctx.auth))
     .use(orgRoutes(ctx.auth))
+    .use(apiKeyRoutes(ctx.auth))
     .use(web());
   const methodsAt = methodsAtFactory(() => app.routes);
   return app;

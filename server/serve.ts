@@ -29,7 +29,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   const secret = serverSecret(config.dataDir);
   const log = createLogger(config.logFile);
   const db = await openDatabase(config);
-  const auth = createAuth(db, config);
+  const auth = await createAuth(db, config, secret);
   const firstPairing = await bootstrapOwner(auth.store, config.bootstrapToken);
   const app = createApp({ db, log, config, secret, auth });
   // reusePort off: a second server on a taken port must fail, not silently share it.
@@ -38,6 +38,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   const server = app.server!;
   const host = server.hostname!.includes(":") ? `[${server.hostname}]` : server.hostname;
   const url = `http://${host}:${server.port}`;
+  auth.issuer ||= url;
   log.info("started", { url, policy: config.policy, database: db.dialect, location: db.location });
   if (config.policy === "remote" && config.insecure) {
     log.warn("serving plain HTTP on a non-loopback address (--insecure): credentials cross the network unencrypted");

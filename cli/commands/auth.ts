@@ -10,6 +10,7 @@ interface SessionInfo {
   organizations?: { id: string; slug: string; name: string; role: string }[];
   activeOrganizationId?: string | null;
   method?: string;
+  apiKey?: { id: string; name: string; prefix: string };
   expiresAt?: string | null;
 }
 
@@ -56,7 +57,8 @@ export const check: Command = {
     }
     console.log(`server:  ${c.server}`);
     console.log(`user:    ${who(me)} (${me.user?.id})`);
-    console.log(`via:     ${me.method}${me.expiresAt ? `, expires ${me.expiresAt}` : ""}`);
+    const via = me.apiKey ? `API key "${me.apiKey.name}" (sk_live_${me.apiKey.prefix}…, ${me.apiKey.id}), bound to this organization only` : me.method;
+    console.log(`via:     ${via}${me.expiresAt ? `, expires ${me.expiresAt}` : ""}`);
     for (const o of me.organizations ?? []) console.log(`org:     ${o.slug} — ${o.name} (${o.role})${o.id === me.activeOrganizationId ? " [active]" : ""}`);
     return 0;
   },

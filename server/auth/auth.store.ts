@@ -1,7 +1,7 @@
 // Every query auth makes, written once (see server/db/gen.ts: the Postgres copy is generated).
 // Org-scoped reads take the org id as a parameter; writes go through db.write (one transaction).
-import { and, asc, eq, gt, lt, ne, sql } from "drizzle-orm";
-import { members, organizations, pairingTokens, sessions, users, wsTickets, type Db } from "../db/dialect.sqlite"; // @dialect
+import { and, asc, desc, eq, gt, isNull, lt, ne, sql } from "drizzle-orm";
+import { apiKeys, members, organizations, pairingTokens, sessions, signingKeys, users, wsTickets, type Db } from "../db/dialect.sqlite"; // @dialect
 
 export type Role = "owner" | "admin" | "member";
 
@@ -146,6 +146,62 @@ export function makeAuthStore(db: Db) {
         await tx.delete(pairingTokens).where(lt(pairingTokens.expiresAt, now));
         await tx.delete(wsTickets).where(lt(wsTickets.expiresAt, now));
       }),
+
+    // API keys. Every read names the user, so one person's keys are invisible to another.
+    addApiKey: (k: { id: string; keyHash: string; prefix: string; name: string; userId: string; orgId: string; expiresAt: Date | null }, now: Date) =>
+      db.write(async (tx) => void (await tx.insert(apiKeys).values({ ...k, enabled: true, createdAt: now, lastUsedAt: null }))),
+
+    /** The hot path of key-authenticated requests, with the owner's current role in the bound org. */
+    apiKeyByHash: async (keyHash: string) =>
+      (
+        await db.orm
+          .select({ key: apiKeys, user: users, role: members.role, org: organizations })
+          .from(apiKeys)
+          .innerJoin(users, eq(users.id, apiKeys.userId))
+          .innerJoin(organizations, eq(organizations.id, apiKeys.orgId))
+          .leftJoin(members, and(eq(members.orgId, apiKeys.orgId), eq(members.userId, apiKeys.userId)))
+          .where(eq(apiKeys.keyHash, keyHash))
+          .limit(1)
+      )[0] ?? null,
+
+    listApiKeys: async (userId: string) =>
+      await db.orm
+        .select({
+          id: apiKeys.id,
+          name: apiKeys.name,
+          prefix: apiKeys.prefix,
+          organizationId: apiKeys.orgId,
+          enabled: apiKeys.enabled,
+          createdAt: apiKeys.createdAt,
+          lastUsedAt: apiKeys.lastUsedAt,
+          expiresAt: apiKeys.expiresAt,
+        })
+        .from(apiKeys)
+        .where(eq(apiKeys.userId, userId))
+        .orderBy(asc(apiKeys.createdAt)),
+
+    updateApiKey: (id: string, userId: string, change: { name?: string; enabled?: boolean }) =>
+      db.write(async (tx) => (await tx.update(apiKeys).set(change).where(and(eq(apiKeys.id, id), eq(apiKeys.userId, userId))).returning({ id: apiKeys.id })).length > 0),
+
+    deleteApiKey: (id: string, userId: string) =>
+      db.write(async (tx) => (await tx.delete(apiKeys).where(and(eq(apiKeys.id, id), eq(apiKeys.userId, userId))).returning({ id: apiKeys.id })).length > 0),
+
+    /** At most once a minute per key (the resolver asks only when the stored time is older). */
+    touchApiKey: (id: string, now: Date) => db.write(async (tx) => void (await tx.update(apiKeys).set({ lastUsedAt: now }).where(eq(apiKeys.id, id)))),
+
+    // JWT signing keys.
+    signingKeys: async () => await db.orm.select().from(signingKeys).orderBy(desc(signingKeys.createdAt)),
+
+    /** Adds a key and retires the ones before it, in one transaction. */
+    addSigningKey: (k: { kid: string; publicJwk: string; privateKeyEnc: string }, now: Date) =>
+      db.write(async (tx) => {
+        await tx.update(signingKeys).set({ retiredAt: now }).where(isNull(signingKeys.retiredAt));
+        await tx.insert(signingKeys).values({ ...k, createdAt: now, retiredAt: null });
+      }),
+
+    /** Keys retired before `before` can no longer have valid tokens: delete them. */
+    dropRetiredSigningKeys: (before: Date) =>
+      db.write(async (tx) => void (await tx.delete(signingKeys).where(lt(signingKeys.retiredAt, before)))),
 
     // Organizations and members. Reads are scoped by the org id the caller was authorized for.
     createOrg: (o: { id: string; slug: string; name: string; ownerId: string }, now: Date) =>

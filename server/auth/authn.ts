@@ -10,12 +10,16 @@ import type { ServeConfig } from "../config";
 import type { Principal } from "./principal";
 import type { Resolver, Resolved } from "./resolver";
 import type { AuthStore } from "./store";
+import type { Jwts } from "./jwt";
 
 export interface Auth {
   store: AuthStore;
   resolver: Resolver;
+  jwts: Jwts;
   config: ServeConfig;
   trustedProxies: Set<string>;
+  /** JWT issuer: the public URL, else the address the server listens on (set once it does). */
+  issuer: string;
 }
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);

@@ -6,17 +6,25 @@
 import type { Db } from "../db";
 import type { ServeConfig } from "../config";
 import type { Auth } from "./authn";
+import { Jwts } from "./jwt";
 import { Resolver } from "./resolver";
 import { authStore } from "./store";
 
 export { authenticated, requireSession, type Auth } from "./authn";
 export { authRoutes } from "./routes";
+export { apiKeyRoutes } from "./api-keys";
+export { Jwts } from "./jwt";
 export { orgRoutes } from "./orgs";
 export { bootstrapOwner, mintPairing, pairingUrl, PAIRING_TTL_SECONDS } from "./pairing";
 export type { Principal } from "./principal";
 export { authStore } from "./store";
 
-export function createAuth(db: Db, config: ServeConfig): Auth {
+/** The auth context; `issuer` is the public URL or, without one, set by the caller once listening. */
+export async function createAuth(db: Db, config: ServeConfig, secret: Buffer): Promise<Auth> {
   const store = authStore(db);
-  return { store, resolver: new Resolver(store, config.policy), config, trustedProxies: new Set(config.trustedProxies) };
+  const auth = { store, config, trustedProxies: new Set(config.trustedProxies), issuer: config.publicUrl ?? "" } as Auth;
+  auth.jwts = new Jwts(store, secret, () => auth.issuer);
+  await auth.jwts.init();
+  auth.resolver = new Resolver(store, config.policy, auth.jwts);
+  return auth;
 }

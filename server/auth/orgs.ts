@@ -21,8 +21,10 @@ const orgBody = z.object({
 
 function memberRole(p: Principal, orgId: string): Role {
   const role = p.roles[orgId];
-  if (!role) throw new HttpError(404, "not_found", "no such organization");
-  return role;
+  if (role) return role;
+  // A key or token is limited to its organization: say so, the same for every other id.
+  if (p.method !== "session") throw new HttpError(403, "outside_scope", `this ${p.method === "api-key" ? "API key" : "token"} acts only in organization ${p.orgIds.join(", ") || "(none)"}`);
+  throw new HttpError(404, "not_found", "no such organization");
 }
 
 function requireManager(p: Principal, orgId: string, target?: Role): Role {

@@ -13,6 +13,8 @@ export interface Principal {
   /** Loaded with the credential, so that "who am I" needs no further query. */
   user: { id: string; email: string | null; name: string };
   organizations: { id: string; slug: string; name: string; role: Role }[];
+  /** Set for API-key principals: which key (never the key itself). */
+  apiKey?: { id: string; name: string; prefix: string };
   /** Set for session principals: the session presenting the request. */
   sessionId?: string;
   sessionExpiresAt?: Date;

@@ -7,10 +7,13 @@ import type { Policy } from "../config";
 import { cookieName, readCookie, sessionCookie } from "./cookies";
 import type { Principal } from "./principal";
 import { FailureLimiter } from "./rate-limit";
+import type { Jwts } from "./jwt";
 import type { AuthStore, Role } from "./store";
-import { hashToken, looksLikeSessionToken } from "./tokens";
+import { hashToken, looksLikeApiKey, looksLikeJwt, looksLikeSessionToken } from "./tokens";
 
 export const CACHE_MS = 2_000;
+/** lastUsedAt of an API key is written at most this often. */
+const TOUCH_MS = 60_000;
 export const SESSION_DAYS = 30;
 const DAY = 86_400_000;
 /** Longer than any credential we issue: anything bigger is garbage, rejected before hashing. */
@@ -36,6 +39,7 @@ export class Resolver {
   constructor(
     private store: AuthStore,
     private policy: Policy,
+    private jwts: Jwts,
   ) {}
 
   /**
@@ -84,13 +88,27 @@ export class Resolver {
   }
 
   private async check(cred: Credential): Promise<Resolved> {
-    if (cred.token.length > MAX_CREDENTIAL || !looksLikeSessionToken(cred.token)) throw unauthorized();
-    const hash = hashToken(cred.token);
+    const t = cred.token;
+    if (t.length > MAX_CREDENTIAL) throw unauthorized();
+    const hash = hashToken(t);
     const now = Date.now();
     const hit = this.cache.get(hash);
-    if (hit && hit.until > now && hit.principal.sessionExpiresAt!.getTime() > now) {
+    if (hit && hit.until > now) {
       return { principal: cred.viaCookie === hit.principal.viaCookie ? hit.principal : { ...hit.principal, viaCookie: cred.viaCookie } };
     }
+    // A cookie carries sessions only; keys and JWTs come in headers.
+    let resolved: Resolved & { until: number };
+    if (looksLikeSessionToken(t)) resolved = await this.session(cred, hash, now);
+    else if (cred.viaCookie) throw unauthorized();
+    else if (looksLikeApiKey(t)) resolved = await this.apiKey(hash, now);
+    else if (looksLikeJwt(t)) resolved = await this.jwt(t, now);
+    else throw unauthorized();
+    if (this.cache.size > 10_000) this.cache.clear();
+    this.cache.set(hash, { principal: resolved.principal, until: Math.min(now + CACHE_MS, resolved.until) });
+    return resolved;
+  }
+
+  private async session(cred: Credential, hash: string, now: number) {
     const row = await this.store.sessionByHash(hash);
     if (!row || row.session.expiresAt.getTime() <= now) throw unauthorized();
     let expiresAt = row.session.expiresAt;
@@ -101,24 +119,76 @@ export class Resolver {
       await this.store.renewSession(row.session.id, new Date(now), expiresAt);
       if (cred.viaCookie) setCookie = sessionCookie(this.policy, cred.token, expiresAt);
     }
-    const memberships = await this.store.memberships(row.user.id);
-    const roles: Record<string, Role> = {};
-    for (const m of memberships) roles[m.orgId] = m.role as Role;
-    const orgIds = memberships.map((m) => m.orgId);
+    const orgs = await this.organizations(row.user.id);
+    const orgIds = orgs.map((o) => o.id);
     const principal: Principal = {
       userId: row.user.id,
       user: { id: row.user.id, email: row.user.email, name: row.user.name },
-      organizations: memberships.map((m) => ({ id: m.orgId, slug: m.slug, name: m.name, role: m.role as Role })),
+      organizations: orgs,
       orgIds,
-      activeOrgId: row.session.activeOrgId && roles[row.session.activeOrgId] ? row.session.activeOrgId : (orgIds[0] ?? null),
+      activeOrgId: row.session.activeOrgId && orgIds.includes(row.session.activeOrgId) ? row.session.activeOrgId : (orgIds[0] ?? null),
       method: "session",
-      roles,
+      roles: rolesOf(orgs),
       sessionId: row.session.id,
       sessionExpiresAt: expiresAt,
       viaCookie: cred.viaCookie,
     };
-    if (this.cache.size > 10_000) this.cache.clear();
-    this.cache.set(hash, { principal, until: now + CACHE_MS });
-    return { principal, setCookie };
+    return { principal, setCookie, until: expiresAt.getTime() };
   }
+
+  /**
+   * An API key acts in its bound organization only, and only while its user is a member there:
+   * membership is part of the check, so removing the user stops their keys at once (403), and
+   * adding them back brings the keys back with no admin step.
+   */
+  private async apiKey(hash: string, now: number) {
+    const row = await this.store.apiKeyByHash(hash);
+    if (!row || !row.key.enabled || (row.key.expiresAt && row.key.expiresAt.getTime() <= now)) throw unauthorized();
+    if (!row.role) throw new HttpError(403, "not_a_member", "this API key's user is no longer a member of the key's organization");
+    if (!row.key.lastUsedAt || now - row.key.lastUsedAt.getTime() > TOUCH_MS) await this.store.touchApiKey(row.key.id, new Date(now));
+    const org = { id: row.org.id, slug: row.org.slug, name: row.org.name, role: row.role as Role };
+    const principal: Principal = {
+      userId: row.user.id,
+      user: { id: row.user.id, email: row.user.email, name: row.user.name },
+      organizations: [org],
+      orgIds: [org.id],
+      activeOrgId: org.id,
+      method: "api-key",
+      roles: rolesOf([org]),
+      apiKey: { id: row.key.id, name: row.key.name, prefix: row.key.prefix },
+      viaCookie: false,
+    };
+    return { principal, until: row.key.expiresAt?.getTime() ?? Infinity };
+  }
+
+  /** A JWT names its organizations; they still count only while the user is a member of each. */
+  private async jwt(token: string, now: number) {
+    const claims = await this.jwts.verify(token, now);
+    if (!claims) throw unauthorized();
+    const user = await this.store.userById(claims.sub);
+    if (!user) throw unauthorized();
+    const orgs = (await this.organizations(user.id)).filter((o) => claims.orgs.includes(o.id));
+    if (claims.orgs.length > 0 && orgs.length === 0) throw new HttpError(403, "not_a_member", "this token's user is no longer a member of its organization");
+    const principal: Principal = {
+      userId: user.id,
+      user: { id: user.id, email: user.email, name: user.name },
+      organizations: orgs,
+      orgIds: orgs.map((o) => o.id),
+      activeOrgId: orgs[0]?.id ?? null,
+      method: "jwt",
+      roles: rolesOf(orgs),
+      viaCookie: false,
+    };
+    return { principal, until: (claims.exp ?? 0) * 1000 };
+  }
+
+  private async organizations(userId: string) {
+    return (await this.store.memberships(userId)).map((m) => ({ id: m.orgId, slug: m.slug, name: m.name, role: m.role as Role }));
+  }
+}
+
+function rolesOf(orgs: { id: string; role: Role }[]): Record<string, Role> {
+  const roles: Record<string, Role> = {};
+  for (const o of orgs) roles[o.id] = o.role;
+  return roles;
 }

@@ -43,6 +43,7 @@ function describe(p: Principal) {
     organizations: p.organizations.filter((o) => p.orgIds.includes(o.id)),
     activeOrganizationId: p.activeOrgId,
     method: p.method,
+    ...(p.apiKey ? { apiKey: p.apiKey } : {}),
     expiresAt: p.sessionExpiresAt?.toISOString() ?? null,
   };
 }
@@ -90,7 +91,19 @@ export const authRoutes = (auth: Auth) =>
       },
       { body: pairBody },
     )
+    // Public: verifiers (hosts, other services) fetch the keys that sign our JWTs.
+    .get("/api/auth/jwks", ({ set }) => {
+      set.headers["cache-control"] = "public, max-age=300";
+      return auth.jwts.jwks();
+    })
     .use(authenticated(auth))
+    .get("/api/auth/token", async ({ principal, set }) => {
+      // A JWT must not mint its own successor: that would make a 15-minute credential endless.
+      if (principal.method === "jwt") throw new HttpError(403, "session_required", "a JWT cannot be exchanged for another; use your session or API key");
+      set.headers["cache-control"] = "no-store";
+      const { token, expiresAt } = await auth.jwts.sign({ sub: principal.userId, orgs: principal.orgIds });
+      return { token, expiresAt: expiresAt.toISOString() };
+    })
     .post("/api/auth/sign-out", async ({ principal, set }) => {
       if (principal.sessionId) {
         await auth.store.deleteSession(principal.sessionId, principal.userId);

@@ -1,7 +1,7 @@
 // The database schema, written once. This file is the SQLite schema as it stands; gen.ts writes
 // schema.pg.ts from it by swapping the kit import (the only line tagged @dialect), and
 // typecheck.ts proves both give identical row types.
-import { id, index, int, str, table, ts, uniqueIndex } from "./kit/sqlite"; // @dialect
+import { bool, id, index, int, str, table, ts, uniqueIndex } from "./kit/sqlite"; // @dialect
 
 export const users = table(
   "users",
@@ -90,4 +90,37 @@ export const wsTickets = table("ws_tickets", {
     .notNull()
     .references(() => sessions.id, { onDelete: "cascade" }),
   expiresAt: ts("expires_at").notNull(),
+});
+
+/** Headless credentials, each bound for life to one organization. Only the SHA-256 is stored. */
+export const apiKeys = table(
+  "api_keys",
+  {
+    id: id(),
+    keyHash: str("key_hash").notNull(),
+    /** The first characters after sk_live_, so people can tell their keys apart. */
+    prefix: str("prefix").notNull(),
+    name: str("name").notNull(),
+    userId: str("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    orgId: str("org_id")
+      .notNull()
+      .references(() => organizations.id, { onDelete: "cascade" }),
+    enabled: bool("enabled").notNull(),
+    createdAt: ts("created_at").notNull(),
+    lastUsedAt: ts("last_used_at"),
+    expiresAt: ts("expires_at"),
+  },
+  (t) => [uniqueIndex("api_keys_key_hash_key").on(t.keyHash), index("api_keys_user_idx").on(t.userId)],
+);
+
+/** Ed25519 keys that sign host JWTs; the private half is encrypted with the server secret. */
+export const signingKeys = table("signing_keys", {
+  kid: id("kid"),
+  publicJwk: str("public_jwk").notNull(),
+  privateKeyEnc: str("private_key_enc").notNull(),
+  createdAt: ts("created_at").notNull(),
+  /** Set when a newer key replaces it: it still verifies for one token lifetime after this. */
+  retiredAt: ts("retired_at"),
 });

@@ -1,0 +1,89 @@
+// warren apikey create | list | revoke — headless keys, each bound to one organization.
+import type { Command } from "../command";
+import { client, clientFlags, ClientError } from "../client";
+import { UsageError } from "../flags";
+
+interface Key {
+  id: string;
+  name: string;
+  prefix: string;
+  organizationId: string;
+  enabled: boolean;
+  createdAt: string;
+  lastUsedAt: string | null;
+  expiresAt: string | null;
+}
+
+export const create: Command = {
+  spec: {
+    name: "apikey create",
+    summary: "Create an API key bound to one organization (shown once).",
+    usage: "warren apikey create --org <slug|id> --name <name> [--expires-in-days N] [--json]",
+    flags: {
+      ...clientFlags,
+      org: { type: "string", value: "slug|id", help: "The organization the key acts in, for life" },
+      name: { type: "string", value: "name", help: "What the key is for (e.g. ci, build-box)" },
+      "expires-in-days": { type: "string", value: "N", help: "Make it expire after N days (default: never)" },
+      json: { type: "boolean", help: "Print as JSON" },
+    },
+    details: "Use it as WARREN_API_KEY=sk_live_… (or --api-key) with any command; it needs your session to create.",
+  },
+  async run(flags) {
+    const org = flags.org as string | undefined;
+    const name = flags.name as string | undefined;
+    if (!org || !name) throw new UsageError("--org and --name are required", "apikey create");
+    const days = flags["expires-in-days"] === undefined ? undefined : Number(flags["expires-in-days"]);
+    if (days !== undefined && (!Number.isInteger(days) || days < 1)) throw new UsageError("--expires-in-days must be a whole number of days", "apikey create");
+    const c = client(flags);
+    const { organizations } = await c.json<{ organizations: { id: string; slug: string }[] }>("GET", "/api/orgs");
+    const target = organizations.find((o) => o.slug === org || o.id === org);
+    if (!target) throw new ClientError(`you are not a member of an organization "${org}" (yours: ${organizations.map((o) => o.slug).join(", ")})`);
+    const key = await c.json<Key & { key: string }>("POST", "/api/api-keys", { name, organizationId: target.id, ...(days ? { expiresInDays: days } : {}) });
+    if (flags.json) console.log(JSON.stringify(key));
+    else {
+      console.log(key.key);
+      console.error(`created key "${name}" (${key.id}) for ${target.slug}${key.expiresAt ? `, expires ${key.expiresAt}` : ""}. It is shown only now: store it as a secret.`);
+    }
+    return 0;
+  },
+};
+
+export const list: Command = {
+  spec: {
+    name: "apikey list",
+    summary: "List your API keys (never the keys themselves).",
+    usage: "warren apikey list [--json]",
+    flags: { ...clientFlags, json: { type: "boolean", help: "Print as JSON" } },
+  },
+  async run(flags) {
+    const c = client(flags);
+    const { keys } = await c.json<{ keys: Key[] }>("GET", "/api/api-keys");
+    const { organizations } = await c.json<{ organizations: { id: string; slug: string }[] }>("GET", "/api/orgs");
+    const slug = (id: string) => organizations.find((o) => o.id === id)?.slug ?? id;
+    if (flags.json) console.log(JSON.stringify(keys));
+    else if (keys.length === 0) console.log("no API keys; create one with: warren apikey create --org <slug> --name <name>");
+    else {
+      for (const k of keys) {
+        const state = !k.enabled ? "disabled" : k.expiresAt && Date.parse(k.expiresAt) < Date.now() ? "expired" : "active";
+        console.log(`${k.id}  sk_live_${k.prefix}…  ${k.name}  org ${slug(k.organizationId)}  ${state}  last used ${k.lastUsedAt ?? "never"}`);
+      }
+    }
+    return 0;
+  },
+};
+
+export const revoke: Command = {
+  spec: {
+    name: "apikey revoke",
+    summary: "Revoke an API key: it stops working at once.",
+    usage: "warren apikey revoke <id>",
+    flags: clientFlags,
+  },
+  async run(flags, positionals) {
+    const [id] = positionals;
+    if (!id || positionals.length > 1) throw new UsageError("give exactly one key id (see warren apikey list)", "apikey revoke");
+    await client(flags).json("DELETE", `/api/api-keys/${encodeURIComponent(id)}`);
+    console.log(`revoked ${id}`);
+    return 0;
+  },
+};

@@ -1,0 +1,146 @@
+// Host JWTs (SPEC §2.3): EdDSA over Ed25519 with jose, `kid` in the header, 15 minutes.
+// Signing keys live in the database so every replica signs and verifies alike; the private half
+// is sealed with AES-256-GCM under a key derived (HKDF) from the server secret, so a copy of the
+// database alone cannot mint tokens. Rotation retires the current key: it keeps verifying for
+// one token lifetime, then it is deleted.
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:crypto";
+import { exportJWK, exportPKCS8, generateKeyPair, importJWK, importPKCS8, jwtVerify, SignJWT, type JWK, type JWTPayload } from "jose";
+import type { AuthStore } from "./store";
+import { newId } from "./tokens";
+
+export const JWT_LIFETIME_S = 15 * 60;
+export const AUDIENCE = "warren";
+const ALG = "EdDSA";
+/**
+ * How stale this process's view of the signing keys may get: a rotation (by `warren keys rotate`
+ * or another replica) is seen within this time, and an unknown kid reloads no more often.
+ */
+const RELOAD_MS = 5_000;
+
+export interface Claims {
+  sub: string;
+  orgs: string[];
+  /** Seconds since the epoch (set on verified tokens). */
+  exp?: number;
+}
+
+interface LoadedKey {
+  kid: string;
+  publicJwk: JWK;
+  verify: CryptoKey;
+  sign?: CryptoKey;
+  retiredAt: Date | null;
+}
+
+export class Jwts {
+  private keys: LoadedKey[] = [];
+  private loadedAt = 0;
+  private sealKey: Buffer;
+
+  constructor(
+    private store: AuthStore,
+    secret: Buffer,
+    /** Read at use: the issuer is the public URL, known for sure only once the server listens. */
+    private issuer: () => string,
+  ) {
+    this.sealKey = Buffer.from(hkdfSync("sha256", secret, Buffer.alloc(0), "warren jwt signing keys v1", 32));
+  }
+
+  /** Makes sure a signing key exists (first start), and loads the keys. */
+  async init(): Promise<void> {
+    await this.load();
+    if (!this.keys.some((k) => !k.retiredAt)) await this.rotate();
+  }
+
+  /** Adds a new signing key; the previous one verifies for one more token lifetime. */
+  async rotate(now = new Date()): Promise<string> {
+    const { publicKey, privateKey } = await generateKeyPair(ALG, { crv: "Ed25519", extractable: true });
+    const kid = newId("kid");
+    const publicJwk = { ...(await exportJWK(publicKey)), kid, alg: ALG, use: "sig" };
+    await this.store.addSigningKey({ kid, publicJwk: JSON.stringify(publicJwk), privateKeyEnc: this.seal(await exportPKCS8(privateKey)) }, now);
+    await this.store.dropRetiredSigningKeys(new Date(now.getTime() - JWT_LIFETIME_S * 1000));
+    await this.load();
+    return kid;
+  }
+
+  async sign(claims: Claims, now = Date.now()): Promise<{ token: string; expiresAt: Date }> {
+    if (now - this.loadedAt > RELOAD_MS) await this.load();
+    const key = this.keys.find((k) => !k.retiredAt && k.sign);
+    if (!key?.sign) throw new Error("no signing key: the database has none this server can decrypt");
+    const iat = Math.floor(now / 1000);
+    const token = await new SignJWT({ orgs: claims.orgs })
+      .setProtectedHeader({ alg: ALG, kid: key.kid, typ: "JWT" })
+      .setSubject(claims.sub)
+      .setIssuer(this.issuer())
+      .setAudience(AUDIENCE)
+      .setIssuedAt(iat)
+      .setExpirationTime(iat + JWT_LIFETIME_S)
+      .sign(key.sign);
+    return { token, expiresAt: new Date((iat + JWT_LIFETIME_S) * 1000) };
+  }
+
+  /** The claims of a valid token, or null — for any reason, never an exception. */
+  async verify(token: string, now = Date.now()): Promise<Claims | null> {
+    try {
+      const { payload } = await jwtVerify(token, (header) => this.keyFor(header.kid, now), {
+        algorithms: [ALG],
+        issuer: this.issuer(),
+        audience: AUDIENCE,
+        requiredClaims: ["sub", "exp", "iat"],
+        currentDate: new Date(now),
+      });
+      return claimsOf(payload);
+    } catch {
+      return null;
+    }
+  }
+
+  jwks(): { keys: JWK[] } {
+    return { keys: this.keys.map((k) => k.publicJwk) };
+  }
+
+  private async keyFor(kid: string | undefined, now: number): Promise<CryptoKey> {
+    if (now - this.loadedAt > RELOAD_MS) await this.load();
+    const key = this.keys.find((k) => k.kid === kid);
+    if (!key) throw new Error("unknown kid");
+    if (key.retiredAt && now > key.retiredAt.getTime() + JWT_LIFETIME_S * 1000) throw new Error("retired key");
+    return key.verify;
+  }
+
+  private async load(): Promise<void> {
+    const rows = await this.store.signingKeys();
+    this.keys = await Promise.all(
+      rows.map(async (r) => {
+        const publicJwk = JSON.parse(r.publicJwk) as JWK;
+        let sign: CryptoKey | undefined;
+        try {
+          sign = (await importPKCS8(this.unseal(r.privateKeyEnc), ALG)) as CryptoKey;
+        } catch {
+          // Sealed under another secret (a replica with a different data dir): verify only.
+        }
+        return { kid: r.kid, publicJwk, verify: (await importJWK(publicJwk, ALG)) as CryptoKey, sign, retiredAt: r.retiredAt };
+      }),
+    );
+    this.loadedAt = Date.now();
+  }
+
+  private seal(plain: string): string {
+    const iv = randomBytes(12);
+    const c = createCipheriv("aes-256-gcm", this.sealKey, iv);
+    const body = Buffer.concat([c.update(plain, "utf8"), c.final()]);
+    return Buffer.concat([iv, c.getAuthTag(), body]).toString("base64");
+  }
+
+  private unseal(sealed: string): string {
+    const raw = Buffer.from(sealed, "base64");
+    const d = createDecipheriv("aes-256-gcm", this.sealKey, raw.subarray(0, 12));
+    d.setAuthTag(raw.subarray(12, 28));
+    return Buffer.concat([d.update(raw.subarray(28)), d.final()]).toString("utf8");
+  }
+}
+
+function claimsOf(p: JWTPayload): Claims | null {
+  const orgs = (p as { orgs?: unknown }).orgs;
+  if (typeof p.sub !== "string" || !Array.isArray(orgs) || !orgs.every((o) => typeof o === "string")) return null;
+  return { sub: p.sub, orgs: orgs as string[], exp: p.exp };
+}
