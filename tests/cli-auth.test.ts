@@ -109,3 +109,38 @@ describe(`warren auth and warren pair (${DIALECT})`, () => {
     await s.stop();
   });
 });
+
+describe(`warren apikey (${DIALECT})`, () => {
+  test("create for an org by slug (shown once), list by prefix, use it headless, revoke it", async () => {
+    const s = await startServer();
+    await s.waitFor(/\/pair#token=/);
+    const home = tempDir();
+    const env = { WARREN_HOME: home };
+    expect((await runWarren(["auth", "login", `${s.url}/pair#token=${printedPairingToken(s)}`], { env })).code).toBe(0);
+    const created = await runWarren(["apikey", "create", "--org", "default", "--name", "ci"], { env });
+    expect(created.code).toBe(0);
+    const key = created.stdout.trim();
+    issued.push(key);
+    expect(key).toMatch(/^sk_live_[A-Za-z0-9_-]{43}$/);
+    expect(created.stderr).toContain("shown only now");
+    const list = await runWarren(["apikey", "list"], { env });
+    expect(list.stdout).toContain(`sk_live_${key.slice(8, 16)}…  ci  org default  active`);
+    expect(list.stdout).not.toContain(key);
+    const id = list.stdout.split(/\s+/)[0]!;
+    const headless = await runWarren(["auth", "check", "--server", s.url], { env: { WARREN_HOME: tempDir(), WARREN_API_KEY: key } });
+    expect(headless.code).toBe(0);
+    expect(headless.stdout).toContain('API key "ci"');
+    // A key cannot create keys: the CLI says why.
+    const widen = await runWarren(["apikey", "create", "--org", "default", "--name", "more", "--server", s.url, "--api-key", key], { env: { WARREN_HOME: tempDir() } });
+    expect(widen.code).toBe(1);
+    expect(widen.stderr).toContain("HTTP 403");
+    const bad = await runWarren(["apikey", "create", "--org", "nope", "--name", "x"], { env });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('not a member of an organization "nope"');
+    expect((await runWarren(["apikey", "create", "--name", "x"], { env })).code).toBe(2);
+    const revoked = await runWarren(["apikey", "revoke", id], { env });
+    expect(revoked.code).toBe(0);
+    expect((await api(s, null, { "x-api-key": key })("GET", "/api/orgs")).status).toBe(401);
+    await s.stop();
+  });
+});
