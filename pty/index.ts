@@ -1,5 +1,8 @@
-// pty/: terminals (SPEC §5) — the PTY backend behind a small interface (Bun's built-in terminal),
-// the session ring buffer and the attach protocol codec shared by server, browser and CLI.
-// Offers nothing yet: the terminals issue builds it. The folder exists so that the layout of the
-// monolith is fixed from the start.
-export {};
+// pty/: terminals (SPEC §5).
+//   bunTerminal, PtyBackend          the PTY backend (Bun's built-in terminal) behind an interface
+//   TerminalService, TerminalSession  sessions: output ring, attached clients, flow control, exit
+//   protocol (encode, parseClient, parseServer, CLOSE)  the attach codec shared by server, CLI, browser
+export { bunTerminal, type PtyBackend } from "./backend";
+export { TerminalService, TerminalError, DEFAULTS, type NewTerminal, type ServiceOptions } from "./service";
+export { TerminalSession, Attachment, type Sink } from "./session";
+export * as protocol from "./protocol";

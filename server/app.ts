@@ -10,6 +10,7 @@ import { methodsAtFactory } from "./http/routes";
 import { health } from "./health";
 import { apiKeyRoutes, authRoutes, orgRoutes, type Auth } from "./auth";
 import { web } from "./web";
+import { terminalRoutes, type Terminals } from "./terminals";
 
 export interface AppContext {
   db: Db;
@@ -17,6 +18,7 @@ export interface AppContext {
   config: ServeConfig;
   secret: Buffer;
   auth: Auth;
+  terminals: Terminals;
 }
 
 export function createApp(ctx: AppContext) {
@@ -28,6 +30,7 @@ export function createApp(ctx: AppContext) {
     .use(authRoutes(ctx.auth))
     .use(orgRoutes(ctx.auth))
     .use(apiKeyRoutes(ctx.auth))
+    .use(terminalRoutes(ctx.auth, ctx.terminals))
     .use(web());
   const methodsAt = methodsAtFactory(() => app.routes);
   return app;

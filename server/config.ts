@@ -22,6 +22,9 @@ export interface ServeConfig {
   logFile?: string;
   /** Peers whose X-Forwarded-For is believed. */
   trustedProxies: string[];
+  /** Terminals on the server machine itself (SPEC §5): on under loopback, opt-in under remote. */
+  localHost: boolean;
+  terminalIdleMs: number;
 }
 
 export interface ServeInput {
@@ -36,6 +39,8 @@ export interface ServeInput {
   noBrowser?: boolean;
   logFile?: string;
   trustedProxies?: string[];
+  localHost?: boolean;
+  terminalIdle?: string;
 }
 
 /** A flag value that cannot be used; the CLI prints it as a usage error (exit 2). */
@@ -67,6 +72,8 @@ export function resolveServeConfig(input: ServeInput): ServeConfig {
     openBrowser: !(input.noBrowser ?? false),
     logFile: input.logFile === undefined ? undefined : resolve(expandHome(input.logFile)),
     trustedProxies: (input.trustedProxies ?? []).map(parseIp),
+    localHost: policy === "loopback" || (input.localHost ?? false),
+    terminalIdleMs: parseDuration(input.terminalIdle ?? "1h", "--terminal-idle", 1000, 30 * 86_400_000),
   };
 }
 

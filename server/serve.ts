@@ -6,6 +6,8 @@ import { prepareDataDir, serverSecret } from "./datadir";
 import { createLogger } from "./log";
 import type { ServeConfig } from "./config";
 import { bootstrapOwner, createAuth } from "./auth";
+import { bunTerminal, DEFAULTS, TerminalService } from "../pty";
+import type { Terminals } from "./terminals";
 
 export const DRAIN_MS = 10_000;
 /** Hard ceiling for any request body; routes apply their own, smaller limits. */
@@ -31,7 +33,13 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   const db = await openDatabase(config);
   const auth = await createAuth(db, config, secret);
   const firstPairing = await bootstrapOwner(auth.store, config.bootstrapToken);
-  const app = createApp({ db, log, config, secret, auth });
+  let localOrg: string | null = null;
+  const terminals: Terminals = {
+    service: new TerminalService(bunTerminal, { ...DEFAULTS, idleMs: config.terminalIdleMs }),
+    enabled: config.localHost,
+    orgId: async () => (localOrg ??= await auth.store.firstOrgId()),
+  };
+  const app = createApp({ db, log, config, secret, auth, terminals });
   // reusePort off: a second server on a taken port must fail, not silently share it.
   // development off: Elysia turns Bun's development mode on unless NODE_ENV=production.
   app.listen({ hostname: config.host, port: config.port, maxRequestBodySize: MAX_REQUEST_BODY, reusePort: false, development: false });
@@ -54,6 +62,8 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   const stop = () =>
     (stopping ??= (async () => {
       clearInterval(sweep);
+      // WebSockets would hold the drain open: attached clients are told to come back (1001).
+      terminals.service.shutdown();
       let timer: ReturnType<typeof setTimeout> | undefined;
       const drained = await Promise.race([
         server.stop(false).then(() => true),

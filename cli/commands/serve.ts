@@ -17,6 +17,8 @@ export const serve: Command = {
       insecure: { type: "boolean", env: "WARREN_INSECURE", help: "Allow plain HTTP on a non-loopback address (warns on every start)" },
       "no-browser": { type: "boolean", env: "WARREN_NO_BROWSER", help: "Do not open a browser on first start" },
       "trusted-proxy": { type: "list", value: "ip", env: "WARREN_TRUSTED_PROXY", help: "A reverse proxy whose X-Forwarded-For is believed; repeatable (env: comma-separated)" },
+      "local-host": { type: "boolean", env: "WARREN_LOCAL_HOST", help: "Offer terminals on this machine under the remote policy too (always on under loopback)" },
+      "terminal-idle": { type: "string", value: "duration", env: "WARREN_TERMINAL_IDLE", default: "1h", help: "End a terminal nobody has been attached to for this long" },
       "log-file": { type: "string", value: "path", env: "WARREN_LOG_FILE", help: "Append JSON log lines here instead of stderr" },
     },
     details: `Prints "warren listening on <url>" on stdout once it serves. SIGTERM or Ctrl-C stops it
@@ -41,6 +43,8 @@ Examples:
       noBrowser: flags["no-browser"] as boolean | undefined,
       logFile: flags["log-file"] as string | undefined,
       trustedProxies: flags["trusted-proxy"] as string[] | undefined,
+      localHost: flags["local-host"] as boolean | undefined,
+      terminalIdle: flags["terminal-idle"] as string | undefined,
     });
     let server;
     try {

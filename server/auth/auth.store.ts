@@ -94,7 +94,18 @@ export function makeAuthStore(db: Db) {
           .limit(1)
       )[0] ?? null,
 
-    sessionById: async (id: string) => (await db.orm.select().from(sessions).where(eq(sessions.id, id)).limit(1))[0] ?? null,
+    sessionById: async (id: string) =>
+      (
+        await db.orm
+          .select({ session: sessions, user: users })
+          .from(sessions)
+          .innerJoin(users, eq(users.id, sessions.userId))
+          .where(eq(sessions.id, id))
+          .limit(1)
+      )[0] ?? null,
+
+    /** The organization created on first start: the server's built-in local host belongs to it. */
+    firstOrgId: async () => (await db.orm.select({ id: organizations.id }).from(organizations).orderBy(asc(organizations.createdAt)).limit(1))[0]?.id ?? null,
 
     memberships: async (userId: string) =>
       await db.orm

@@ -69,3 +69,24 @@ export const authenticated = (auth: Auth) =>
 export function requireSession(p: Principal): void {
   if (p.method !== "session") throw new HttpError(403, "session_required", "this needs a signed-in session, not an API key or token");
 }
+
+/**
+ * The resolver for WebSocket upgrades (SPEC §2.4 rules 8, 9): a one-time `?ticket=` (browsers),
+ * else the same headers and cookie as any request. A cookie needs our Origin even though an
+ * upgrade is a GET: that is what stops cross-site WebSocket hijacking. Throwing here answers the
+ * upgrade with a JSON error; the handshake never completes.
+ */
+export async function upgradePrincipal(auth: Auth, request: Request, server: Server<unknown> | null | undefined): Promise<Principal> {
+  const ticket = new URL(request.url).searchParams.get("ticket");
+  const ip = () => requestIp(auth, request, server);
+  if (ticket !== null) {
+    const principal = await auth.resolver.ticket(ticket, ip);
+    noteUser(request, principal.userId);
+    return principal;
+  }
+  const r = await auth.resolver.resolve(request, ip);
+  if (!r) throw new HttpError(401, "unauthorized", "sign in first: a session cookie, a ticket from POST /api/ws-ticket, or Authorization: Bearer <token>");
+  if (r.principal.viaCookie) checkOrigin(auth, request);
+  noteUser(request, r.principal.userId);
+  return r.principal;
+}

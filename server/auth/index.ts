@@ -10,7 +10,7 @@ import { Jwts } from "./jwt";
 import { Resolver } from "./resolver";
 import { authStore } from "./store";
 
-export { authenticated, requireSession, type Auth } from "./authn";
+export { authenticated, requireSession, upgradePrincipal, type Auth } from "./authn";
 export { authRoutes } from "./routes";
 export { apiKeyRoutes } from "./api-keys";
 export { Jwts } from "./jwt";

@@ -65,6 +65,20 @@ export class Resolver {
     if (wait > 0) throw new HttpError(429, "rate_limited", "too many failed sign-in attempts; try again later", { "retry-after": String(wait) });
   }
 
+  /**
+   * A WebSocket ticket (browsers cannot set headers on a WebSocket): single use, 30 s, and only as
+   * good as the session that asked for it — revoke the session and its tickets die with it.
+   */
+  async ticket(ticket: string, clientIp: () => string): Promise<Principal> {
+    const sessionId = ticket.length <= MAX_CREDENTIAL ? await this.store.consumeTicket(hashToken(ticket), new Date()) : null;
+    const row = sessionId ? await this.store.sessionById(sessionId) : null;
+    if (!row || row.session.expiresAt.getTime() <= Date.now()) {
+      this.failed(clientIp());
+      throw unauthorized("this WebSocket ticket is invalid, used or expired");
+    }
+    return (await this.sessionPrincipal(row, { token: "", viaCookie: false }, Date.now())).principal;
+  }
+
   /** Drops cached checks so that a revocation or membership change counts at once here. */
   forget(match: { sessionId?: string; userId?: string }): void {
     for (const [k, v] of this.cache) {
@@ -111,6 +125,10 @@ export class Resolver {
   private async session(cred: Credential, hash: string, now: number) {
     const row = await this.store.sessionByHash(hash);
     if (!row || row.session.expiresAt.getTime() <= now) throw unauthorized();
+    return this.sessionPrincipal(row, cred, now);
+  }
+
+  private async sessionPrincipal(row: NonNullable<Awaited<ReturnType<AuthStore["sessionByHash"]>>>, cred: Credential, now: number) {
     let expiresAt = row.session.expiresAt;
     let setCookie: string | undefined;
     // Sliding expiry with at most one write a day: renew only once a full day has been used up.

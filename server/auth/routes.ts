@@ -7,9 +7,10 @@ import { clearedCookie, sessionCookie } from "./cookies";
 import { mintPairing, pairingUrl, PAIRING_TTL_SECONDS } from "./pairing";
 import type { Principal } from "./principal";
 import { SESSION_DAYS } from "./resolver";
-import { hashToken, looksLikePairingToken, newId, newSessionToken } from "./tokens";
+import { hashToken, looksLikePairingToken, newId, newSessionToken, newTicket } from "./tokens";
 
 const DAY = 86_400_000;
+const TICKET_TTL_MS = 30_000;
 const roleSchema = z.enum(["owner", "admin", "member"]);
 
 const pairBody = z.object({
@@ -103,6 +104,14 @@ export const authRoutes = (auth: Auth) =>
       set.headers["cache-control"] = "no-store";
       const { token, expiresAt } = await auth.jwts.sign({ sub: principal.userId, orgs: principal.orgIds });
       return { token, expiresAt: expiresAt.toISOString() };
+    })
+    .post("/api/ws-ticket", async ({ principal, set }) => {
+      requireSession(principal);
+      const ticket = newTicket();
+      const expiresAt = new Date(Date.now() + TICKET_TTL_MS);
+      await auth.store.addTicket(hashToken(ticket), principal.sessionId!, expiresAt);
+      set.headers["cache-control"] = "no-store";
+      return { ticket, expiresAt: expiresAt.toISOString() };
     })
     .post("/api/auth/sign-out", async ({ principal, set }) => {
       if (principal.sessionId) {

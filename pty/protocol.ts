@@ -1,0 +1,57 @@
+// The terminal attach protocol ("term.v1", SPEC §5) — the one codec used by the server, the CLI
+// and the browser page (which gets this file transpiled, so it must import nothing).
+// Binary frames carry terminal bytes both ways; text frames carry JSON control messages.
+
+export type ServerMessage =
+  | { type: "hello"; offset: number; cols: number; rows: number; writable: boolean }
+  /** The bytes that follow start at `offset`: the client missed some and must clear its screen. */
+  | { type: "reset"; offset: number }
+  | { type: "resized"; cols: number; rows: number }
+  | { type: "exit"; code: number | null; signal: string | null };
+
+export type ClientMessage = { type: "resize"; cols: number; rows: number } | { type: "ack"; offset: number };
+
+export const CLOSE = {
+  /** The program exited and every byte was delivered. */
+  EXITED: 1000,
+  /** The server is shutting down: reconnect. */
+  GOING_AWAY: 1001,
+  /** The client broke the protocol. */
+  PROTOCOL: 4400,
+} as const;
+
+export const LIMITS = { maxCols: 1000, maxRows: 500 } as const;
+/** Clients acknowledge at least this often (bytes processed since the last ack). */
+export const ACK_EVERY = 64 * 1024;
+
+export const encode = (m: ServerMessage | ClientMessage): string => JSON.stringify(m);
+
+const isInt = (v: unknown, min: number, max: number): v is number => typeof v === "number" && Number.isInteger(v) && v >= min && v <= max;
+
+export function validSize(cols: unknown, rows: unknown): boolean {
+  return isInt(cols, 1, LIMITS.maxCols) && isInt(rows, 1, LIMITS.maxRows);
+}
+
+/** A client's control message, or null when it is not one we accept. */
+export function parseClient(text: string): ClientMessage | null {
+  let m: { type?: unknown; cols?: unknown; rows?: unknown; offset?: unknown };
+  try {
+    m = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (m?.type === "resize" && validSize(m.cols, m.rows)) return { type: "resize", cols: m.cols as number, rows: m.rows as number };
+  if (m?.type === "ack" && isInt(m.offset, 0, Number.MAX_SAFE_INTEGER)) return { type: "ack", offset: m.offset as number };
+  return null;
+}
+
+/** A server's control message, or null when it is not one we know. */
+export function parseServer(text: string): ServerMessage | null {
+  let m: { type?: unknown };
+  try {
+    m = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  return m && ["hello", "reset", "resized", "exit"].includes(m.type as string) ? (m as ServerMessage) : null;
+}

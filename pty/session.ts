@@ -1,0 +1,204 @@
+// One terminal session: a program on a PTY, its output ring, and the clients attached to it.
+// The session outlives its clients. Each client has a flow-control window: it is sent output
+// only while (sent − acked) is under the window, so a slow or stalled client costs at most a
+// window of memory — the ring absorbs the rest, and a client that falls out of the ring gets a
+// `reset` and the ring. At exit each client receives every byte, then `exit`, then close 1000.
+import type { PtyBackend, PtyExit, PtyProcess } from "./backend";
+import { CLOSE, encode, type ClientMessage } from "./protocol";
+import { Ring } from "./ring";
+
+/** How a session talks to one attached client (a WebSocket, in the server). */
+export interface Sink {
+  binary(bytes: Uint8Array): void;
+  text(message: string): void;
+  close(code: number, reason: string): void;
+}
+
+export interface SessionOptions {
+  id: string;
+  orgId: string;
+  createdBy: string;
+  cmd: string[];
+  cwd: string;
+  env: Record<string, string>;
+  cols: number;
+  rows: number;
+  ringBytes: number;
+  windowBytes: number;
+  idleMs: number;
+  /** Called once the session is over and its grace period for late reattaches has passed. */
+  onGone(id: string): void;
+}
+
+/** After exit, a session stays reattachable (history and exit status) this long. */
+const EXITED_GRACE_MS = 10 * 60_000;
+/**
+ * The program starts when the first client attaches, or after this long if none does: whoever
+ * creates a terminal and attaches at once sees its very first byte, however fast it writes.
+ */
+const START_WITHOUT_CLIENT_MS = 2_000;
+const KILL_AFTER_MS = 5_000;
+
+export class Attachment {
+  sent: number;
+  acked: number;
+  done = false;
+
+  constructor(
+    readonly sink: Sink,
+    readonly writable: boolean,
+    from: number,
+  ) {
+    this.sent = from;
+    this.acked = from;
+  }
+}
+
+export class TerminalSession {
+  readonly id: string;
+  readonly orgId: string;
+  readonly createdBy: string;
+  readonly cmd: string[];
+  readonly createdAt = new Date();
+  cols: number;
+  rows: number;
+  exit: PtyExit | null = null;
+  private ring: Ring;
+  private clients = new Set<Attachment>();
+  private proc: PtyProcess | undefined;
+  private startTimer: ReturnType<typeof setTimeout> | undefined;
+  private idleTimer: ReturnType<typeof setTimeout> | undefined;
+  private killTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    private backend: PtyBackend,
+    private o: SessionOptions,
+  ) {
+    this.id = o.id;
+    this.orgId = o.orgId;
+    this.createdBy = o.createdBy;
+    this.cmd = o.cmd;
+    this.cols = o.cols;
+    this.rows = o.rows;
+    this.ring = new Ring(o.ringBytes);
+    this.startTimer = setTimeout(() => this.start(), START_WITHOUT_CLIENT_MS);
+  }
+
+  private start(): void {
+    if (this.proc) return;
+    clearTimeout(this.startTimer);
+    const o = this.o;
+    this.proc = this.backend.spawn({ cmd: o.cmd, cwd: o.cwd, env: o.env, cols: this.cols, rows: this.rows, onData: (c) => this.output(c) });
+    this.proc.exited.then((e) => this.exited(e));
+    this.armIdle();
+  }
+
+  get offset(): number {
+    return this.ring.end;
+  }
+
+  get attached(): number {
+    return this.clients.size;
+  }
+
+  /**
+   * Attaches a client. With `since` inside the ring it gets exactly the bytes after it; without
+   * one, or when those bytes are gone, the whole ring (the hello's offset tells it which).
+   */
+  attach(sink: Sink, o: { writable: boolean; since?: number; cols?: number; rows?: number }): Attachment {
+    const from = o.since !== undefined && o.since >= this.ring.start && o.since <= this.ring.end ? o.since : this.ring.start;
+    const a = new Attachment(sink, o.writable && !this.exit, from);
+    if (a.writable && o.cols && o.rows) this.resize(o.cols, o.rows, a);
+    sink.text(encode({ type: "hello", offset: from, cols: this.cols, rows: this.rows, writable: a.writable }));
+    this.clients.add(a);
+    clearTimeout(this.idleTimer);
+    this.pump(a);
+    this.start();
+    return a;
+  }
+
+  detach(a: Attachment): void {
+    a.done = true;
+    this.clients.delete(a);
+    this.armIdle();
+  }
+
+  input(a: Attachment, bytes: Uint8Array): void {
+    if (a.writable && !this.exit) this.proc?.write(bytes);
+  }
+
+  control(a: Attachment, m: ClientMessage): void {
+    if (m.type === "ack") {
+      a.acked = Math.max(a.acked, Math.min(m.offset, a.sent));
+      this.pump(a);
+    } else if (a.writable && !this.exit) {
+      this.resize(m.cols, m.rows, a);
+    }
+  }
+
+  /** SIGHUP, as a closing terminal would; SIGKILL if the program is still there 5 s later. */
+  kill(): void {
+    if (this.exit) return;
+    this.start(); // a program never started still gets its exit, so clients and lists see the end
+    this.proc!.signal("SIGHUP");
+    this.killTimer ??= setTimeout(() => this.exit || this.proc!.signal("SIGKILL"), KILL_AFTER_MS);
+  }
+
+  /** Server shutdown: tell clients to come back later, end the program. */
+  shutdown(): void {
+    for (const a of this.clients) a.sink.close(CLOSE.GOING_AWAY, "server shutting down");
+    this.clients.clear();
+    this.kill();
+  }
+
+  private resize(cols: number, rows: number, by: Attachment): void {
+    if (cols === this.cols && rows === this.rows) return;
+    this.cols = cols;
+    this.rows = rows;
+    this.proc?.resize(cols, rows);
+    for (const a of this.clients) if (a !== by) a.sink.text(encode({ type: "resized", cols, rows }));
+  }
+
+  private output(chunk: Uint8Array): void {
+    this.ring.append(chunk);
+    for (const a of this.clients) this.pump(a);
+  }
+
+  /** Sends a client what it is owed, within its window; after exit, the exit once caught up. */
+  private pump(a: Attachment): void {
+    if (a.done) return;
+    if (a.sent < this.ring.start) {
+      a.sent = a.acked = this.ring.start;
+      a.sink.text(encode({ type: "reset", offset: a.sent }));
+    }
+    const limit = Math.min(this.ring.end, a.acked + this.o.windowBytes);
+    if (a.sent < limit) {
+      for (const part of this.ring.since(a.sent)) {
+        const take = Math.min(part.length, limit - a.sent);
+        if (take <= 0) break;
+        a.sink.binary(take === part.length ? part : part.subarray(0, take));
+        a.sent += take;
+      }
+    }
+    if (this.exit && a.sent === this.ring.end) {
+      a.sink.text(encode({ type: "exit", code: this.exit.code, signal: this.exit.signal }));
+      a.sink.close(CLOSE.EXITED, "exited");
+      this.detach(a);
+    }
+  }
+
+  private exited(e: PtyExit): void {
+    this.exit = e;
+    clearTimeout(this.killTimer);
+    clearTimeout(this.idleTimer);
+    for (const a of [...this.clients]) this.pump(a);
+    setTimeout(() => this.o.onGone(this.id), EXITED_GRACE_MS).unref();
+  }
+
+  private armIdle(): void {
+    clearTimeout(this.idleTimer);
+    if (this.exit || this.clients.size > 0) return;
+    this.idleTimer = setTimeout(() => this.kill(), this.o.idleMs);
+    this.idleTimer.unref?.();
+  }
+}
