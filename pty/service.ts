@@ -32,7 +32,7 @@ export class TerminalError extends Error {
   }
 }
 
-export const DEFAULTS: ServiceOptions = { ringBytes: 1024 * 1024, windowBytes: 2 * 1024 * 1024, idleMs: 3_600_000 };
+export const DEFAULTS: ServiceOptions = { ringBytes: 1024 * 1024, windowBytes: 1024 * 1024, idleMs: 3_600_000 };
 
 export class TerminalService {
   private sessions = new Map<string, TerminalSession>();

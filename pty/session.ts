@@ -38,6 +38,11 @@ const EXITED_GRACE_MS = 10 * 60_000;
  */
 const START_WITHOUT_CLIENT_MS = 2_000;
 const KILL_AFTER_MS = 5_000;
+/**
+ * A flood of output is a flood of short-lived buffers; asking the collector to run every so
+ * often keeps the process's memory near its bound (ring + windows) instead of the GC's own slack.
+ */
+const GC_EVERY_BYTES = 8 * 1024 * 1024;
 
 export class Attachment {
   sent: number;
@@ -160,13 +165,15 @@ export class TerminalSession {
   }
 
   private output(chunk: Uint8Array): void {
+    const before = this.ring.end;
     this.ring.append(chunk);
+    if (Math.floor(before / GC_EVERY_BYTES) !== Math.floor(this.ring.end / GC_EVERY_BYTES)) Bun.gc(false);
     for (const a of this.clients) this.pump(a);
   }
 
   /** Sends a client what it is owed, within its window; after exit, the exit once caught up. */
   private pump(a: Attachment): void {
-    if (a.done) return;
+    if (a.done || a.sent - a.acked >= this.o.windowBytes) return; // stalled: wait for its ack
     if (a.sent < this.ring.start) {
       a.sent = a.acked = this.ring.start;
       a.sink.text(encode({ type: "reset", offset: a.sent }));

@@ -63,6 +63,8 @@ export const terminalRoutes = (auth: Auth, term: Terminals) =>
     .ws("/api/hosts/:hostId/terminals/:tid/attach", {
       query: attachQuery,
       async beforeHandle({ request, server, params, query }) {
+        // Elysia may run this hook twice for one upgrade; a ticket can be consumed only once.
+        if (attachments.has(request)) return;
         const principal = await upgradePrincipal(auth, request, server);
         const terminal = terminalOf(term, await hostOrg(term, principal, params.hostId), params.tid);
         attachments.set(request, { terminal, writable: query.mode === "write", since: query.since, cols: query.cols, rows: query.rows });

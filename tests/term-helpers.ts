@@ -70,10 +70,11 @@ export function attach(url: string, o: { headers?: Record<string, string>; ack?:
     };
     ws.onerror = () => {};
   });
+  const opened = new Promise((r) => ws.addEventListener("open", r, { once: true }));
   return {
     ws,
     result,
-    send: (t) => ws.send(new TextEncoder().encode(t)),
+    send: (t) => void opened.then(() => ws.send(new TextEncoder().encode(t))),
     text: () => text,
     offset: () => offset,
     waitFor(needle, ms = 10_000) {
