@@ -71,6 +71,8 @@ export class ClientError extends Error {}
 export interface Client {
   server: string;
   credential: "api-key" | "session" | "none";
+  /** The credential headers, for WebSockets (which the same rules apply to). */
+  headers: Record<string, string>;
   request(method: string, path: string, body?: unknown): Promise<Response>;
   /** request() that throws ClientError unless the answer is 2xx, and parses JSON. */
   json<T>(method: string, path: string, body?: unknown): Promise<T>;
@@ -96,6 +98,7 @@ export function client(flags: ParsedFlags): Client {
   return {
     server,
     credential: apiKey ? "api-key" : session ? "session" : "none",
+    headers,
     request,
     async json<T>(method: string, path: string, body?: unknown): Promise<T> {
       const r = await request(method, path, body);

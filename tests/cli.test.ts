@@ -20,7 +20,7 @@ describe("warren CLI frame", () => {
   });
 
   test("every command answers --help with its own usage", async () => {
-    for (const cmd of ["serve", "pair", "auth login", "auth check", "auth logout", "apikey create", "apikey list", "apikey revoke", "keys rotate", "version"]) {
+    for (const cmd of ["serve", "pair", "auth login", "auth check", "auth logout", "apikey create", "apikey list", "apikey revoke", "term new", "term ls", "term attach", "term kill", "keys rotate", "version"]) {
       const r = await runWarren([...cmd.split(" "), "--help"]);
       expect(r.code).toBe(0);
       expect(r.stdout).toContain(`Usage: warren ${cmd}`);

@@ -1,0 +1,193 @@
+// warren term new | ls | attach | kill — terminals on a host, from a shell.
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { writeSecretFile } from "../../server/datadir";
+import { ACK_EVERY, encode, parseServer } from "../../pty/protocol";
+import type { Command } from "../command";
+import { client, clientFlags, ClientError, configDir, describeFailure, type Client } from "../client";
+import { UsageError } from "../flags";
+
+interface Terminal {
+  id: string;
+  cmd: string[];
+  cols: number;
+  rows: number;
+  createdAt: string;
+  attached: number;
+  offset: number;
+  exit: { code: number | null; signal: string | null } | null;
+}
+
+const hostFlag = { type: "string" as const, value: "host", env: "WARREN_HOST_ID", default: "local", help: "Which host (default: the server's own)" };
+const base = (flags: Record<string, unknown>) => `/api/hosts/${encodeURIComponent((flags.host as string) ?? "local")}/terminals`;
+const DETACH = 0x1c; // Ctrl-\
+
+export const termNew: Command = {
+  spec: {
+    name: "term new",
+    summary: "Start a terminal on a host and print its id.",
+    usage: "warren term new [--host H] [--cwd DIR] [-- cmd args…]",
+    flags: { ...clientFlags, host: hostFlag, cwd: { type: "string", value: "dir", help: "Working directory on the host (default: its home)" }, json: { type: "boolean", help: "Print as JSON" } },
+    details: "Without a command it runs your shell. Attach with: warren term attach <id>",
+  },
+  async run(flags, positionals) {
+    const c = client(flags);
+    const size = { cols: process.stdout.columns || 80, rows: process.stdout.rows || 24 };
+    const t = await c.json<Terminal>("POST", base(flags), { ...size, ...(positionals.length ? { cmd: positionals } : {}), ...(flags.cwd ? { cwd: flags.cwd } : {}) });
+    console.log(flags.json ? JSON.stringify(t) : t.id);
+    return 0;
+  },
+};
+
+export const termLs: Command = {
+  spec: {
+    name: "term ls",
+    summary: "List the terminals on a host.",
+    usage: "warren term ls [--host H] [--json]",
+    flags: { ...clientFlags, host: hostFlag, json: { type: "boolean", help: "Print as JSON" } },
+  },
+  async run(flags) {
+    const { terminals } = await client(flags).json<{ terminals: Terminal[] }>("GET", base(flags));
+    if (flags.json) console.log(JSON.stringify(terminals));
+    else if (terminals.length === 0) console.log("no terminals; start one with: warren term new");
+    else
+      for (const t of terminals) {
+        const state = t.exit ? `exited ${t.exit.signal ?? t.exit.code}` : `running, ${t.attached} attached`;
+        console.log(`${t.id}  ${t.cmd.join(" ")}  ${state}  ${t.offset} bytes  since ${t.createdAt}`);
+      }
+    return 0;
+  },
+};
+
+export const termKill: Command = {
+  spec: {
+    name: "term kill",
+    summary: "End a terminal (SIGHUP, then SIGKILL after 5 s).",
+    usage: "warren term kill <id> [--host H]",
+    flags: { ...clientFlags, host: hostFlag },
+  },
+  async run(flags, positionals) {
+    const id = one(positionals, "term kill");
+    await client(flags).json("DELETE", `${base(flags)}/${encodeURIComponent(id)}`);
+    console.log(`killed ${id}`);
+    return 0;
+  },
+};
+
+export const termAttach: Command = {
+  spec: {
+    name: "term attach",
+    summary: "Attach this terminal to a session; Ctrl-\\ detaches and leaves it running.",
+    usage: "warren term attach <id> [--host H] [--view]",
+    flags: { ...clientFlags, host: hostFlag, view: { type: "boolean", help: "Watch only: never type into or resize it" } },
+    details: "Attaching again resumes where this machine left off, with nothing repeated.\nExits with the program's exit code when it ends.",
+  },
+  async run(flags, positionals) {
+    const id = one(positionals, "term attach");
+    const c = client(flags);
+    return attachLoop(c, `${base(flags)}/${encodeURIComponent(id)}/attach`, `${c.server} ${flags.host ?? "local"} ${id}`, !!flags.view);
+  },
+};
+
+function one(positionals: string[], command: string): string {
+  if (positionals.length !== 1) throw new UsageError("give exactly one terminal id (see warren term ls)", command);
+  return positionals[0]!;
+}
+
+// Where each attach left off, per server/host/terminal, so the next attach resumes from there.
+const OFFSETS = "terminals.json";
+function offsets(): Record<string, number> {
+  const path = join(configDir(), OFFSETS);
+  return existsSync(path) ? (JSON.parse(readFileSync(path, "utf8")) as Record<string, number>) : {};
+}
+function saveOffset(key: string, offset: number | null) {
+  const all = offsets();
+  if (offset === null) delete all[key];
+  else all[key] = offset;
+  writeSecretFile(configDir(), OFFSETS, JSON.stringify(all) + "\n");
+}
+
+async function attachLoop(c: Client, path: string, key: string, view: boolean): Promise<number> {
+  const since = offsets()[key];
+  const q = new URLSearchParams({ cols: String(process.stdout.columns || 80), rows: String(process.stdout.rows || 24), ...(view ? { mode: "view" } : {}) });
+  if (since !== undefined) q.set("since", String(since));
+  const url = `${c.server.replace(/^http/, "ws")}${path}?${q}`;
+  const ws = new WebSocket(url, { headers: c.headers } as unknown as string[]);
+  ws.binaryType = "arraybuffer";
+  const tty = process.stdin.isTTY;
+  let offset = since ?? 0;
+  let acked = offset;
+  let opened = false;
+  let outcome: number | undefined;
+  const restore = () => {
+    if (tty) process.stdin.setRawMode(false);
+    process.stdin.pause();
+  };
+  return new Promise<number>((resolve, reject) => {
+    const finish = (code: number, note?: string) => {
+      restore();
+      if (note) process.stderr.write(`${tty ? "\r\n" : ""}[${note}]\n`);
+      resolve(code);
+    };
+    ws.onopen = () => {
+      opened = true;
+      if (tty) process.stdin.setRawMode(true);
+      process.stdin.on("data", (data: Buffer) => {
+        const at = data.indexOf(DETACH);
+        if (at >= 0) {
+          if (at > 0 && !view) ws.send(data.subarray(0, at));
+          outcome = 0;
+          saveOffset(key, offset);
+          ws.close(1000, "detached");
+          return;
+        }
+        if (!view) ws.send(data);
+      });
+      process.stdin.resume();
+      process.stdout.on("resize", () => ws.send(encode({ type: "resize", cols: process.stdout.columns, rows: process.stdout.rows })));
+    };
+    ws.onmessage = (e) => {
+      if (typeof e.data !== "string") {
+        const bytes = new Uint8Array(e.data as ArrayBuffer);
+        process.stdout.write(bytes);
+        offset += bytes.length;
+        if (offset - acked >= ACK_EVERY) {
+          acked = offset;
+          ws.send(encode({ type: "ack", offset }));
+        }
+        return;
+      }
+      const m = parseServer(e.data);
+      if (m?.type === "hello") {
+        if (since !== undefined && m.offset !== since) process.stderr.write("[earlier output was dropped from the history; showing what is kept]\r\n");
+        offset = acked = m.offset;
+      } else if (m?.type === "reset") {
+        process.stderr.write("[this client fell behind; some output was skipped]\r\n");
+        offset = acked = m.offset;
+      } else if (m?.type === "exit") {
+        saveOffset(key, null);
+        outcome = m.signal ? 1 : (m.code ?? 1);
+        process.stderr.write(`${tty ? "\r\n" : ""}[exited ${m.signal ? `on ${m.signal}` : `with code ${m.code}`}]\n`);
+      }
+    };
+    ws.onclose = (e) => {
+      if (!opened) {
+        restore();
+        // A refused upgrade shows no status to a WebSocket: ask the same question over HTTP.
+        const listing = path.replace(/\/[^/]+\/attach$/, "");
+        return c
+          .request("GET", listing)
+          .then(async (r) => {
+            const id = decodeURIComponent(path.split("/").at(-2)!);
+            if (!r.ok) return `could not attach: ${await describeFailure(r, c.server)}`;
+            const { terminals } = (await r.json()) as { terminals: { id: string }[] };
+            return terminals.some((t) => t.id === id) ? `could not attach to ${id} (connection refused)` : `no terminal ${id} on this host (see warren term ls)`;
+          })
+          .then((m) => reject(new ClientError(m)), reject);
+      }
+      if (outcome !== undefined) return finish(outcome, outcome === 0 && e.reason === "detached" ? "detached; attach again to resume" : undefined);
+      saveOffset(key, offset);
+      finish(1, e.code === 1001 ? "the server is restarting; attach again to resume" : `connection lost (${e.code}); attach again to resume`);
+    };
+  });
+}
