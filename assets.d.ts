@@ -13,3 +13,12 @@ declare module "*.client.js" {
   const text: string;
   export default text;
 }
+declare module "*.mjs" {
+  const text: string;
+  export default text;
+}
+/** The attach codec compiled for the browser (server/web/gen.ts). */
+declare module "*.gen.js" {
+  const text: string;
+  export default text;
+}

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { copyFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { cleanup, DIALECT, query, ROOT, runWarren, startServer, tempDir } from "./harness";
+import { attach } from "./term-helpers";
 
 afterAll(cleanup);
 
@@ -35,6 +36,20 @@ describe.if(process.platform !== "win32")(`compiled binary (${DIALECT})`, () => 
     expect(page.status).toBe(200);
     expect(await page.text()).toContain("Sign in to Warren");
     expect((await fetch(`${s.url}/assets/pair.js`)).status).toBe(200);
+    expect((await fetch(`${s.url}/assets/xterm.mjs`)).status).toBe(200);
+    expect(await (await fetch(`${s.url}/assets/protocol.js`)).text()).toContain("parseServer");
+    // A terminal end to end, from the binary: PTY, WebSocket, every byte, the exit code.
+    const token = /#token=(\S+)/.exec(s.stdout())![1]!;
+    const { sessionToken } = (await (await fetch(`${s.url}/api/auth/pair`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token, client: "cli" }) })).json()) as { sessionToken: string };
+    const created = await fetch(`${s.url}/api/hosts/local/terminals`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${sessionToken}`, "content-type": "application/json" },
+      body: JSON.stringify({ cmd: ["sh", "-c", "seq 1 20000; exit 3"] }),
+    });
+    const { id } = (await created.json()) as { id: string };
+    const term = await attach(`${s.url.replace("http", "ws")}/api/hosts/local/terminals/${id}/attach`, { headers: { authorization: `Bearer ${sessionToken}` } }).result;
+    expect(new TextDecoder().decode(term.output).split("\r\n").filter(Boolean).at(-1)).toBe("20000");
+    expect(term.exit?.code).toBe(3);
     expect(s.stdout()).toContain("/pair#token=");
     expect(await s.stop()).toBe(0);
     const applied = await query(s, "SELECT tag FROM warren_migrations");

@@ -70,10 +70,12 @@ describe(`migrations (${DIALECT})`, () => {
     expect(r.stderr).toContain(`migration ${embedded[0]!.tag} differs`);
   });
 
-  test("generated files (Postgres schema, migration indexes) are up to date", async () => {
-    const p = Bun.spawnSync([process.execPath, "server/db/gen.ts", "--check"], { cwd: `${import.meta.dir}/..`, stderr: "pipe" });
-    expect(p.stderr.toString()).toBe("");
-    expect(p.exitCode).toBe(0);
+  test("generated files (Postgres schema and stores, migration indexes, the browser codec) are up to date", async () => {
+    for (const gen of ["server/db/gen.ts", "server/web/gen.ts"]) {
+      const p = Bun.spawnSync([process.execPath, gen, "--check"], { cwd: `${import.meta.dir}/..`, stderr: "pipe" });
+      expect(p.stderr.toString()).toBe("");
+      expect(p.exitCode).toBe(0);
+    }
   });
 });
 
