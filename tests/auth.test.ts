@@ -116,6 +116,16 @@ describe(`credentials and the resolver (${DIALECT})`, () => {
       ["POST", "/api/orgs/org_x/members"],
       ["PATCH", "/api/orgs/org_x/members/usr_x"],
       ["DELETE", "/api/orgs/org_x/members/usr_x"],
+      ["GET", "/api/auth/token"],
+      ["POST", "/api/ws-ticket"],
+      ["GET", "/api/api-keys"],
+      ["POST", "/api/api-keys"],
+      ["PATCH", "/api/api-keys/key_x"],
+      ["DELETE", "/api/api-keys/key_x"],
+      ["GET", "/api/hosts"],
+      ["GET", "/api/hosts/local/terminals"],
+      ["POST", "/api/hosts/local/terminals"],
+      ["DELETE", "/api/hosts/local/terminals/term_x"],
     ];
     for (const [method, path] of protectedRoutes) {
       const r = await api(s, null)(method, path, method === "GET" || method === "DELETE" ? undefined : {});
@@ -154,6 +164,12 @@ describe(`credentials and the resolver (${DIALECT})`, () => {
     // Far past any header limit: refused by the HTTP layer (431), still not a 500.
     const huge = await fetch(`${s.url}/api/orgs`, { headers: { authorization: `Bearer wss_${"A".repeat(100_000)}` } });
     expect([401, 431]).toContain(huge.status);
+    // The WebSocket route refuses an anonymous upgrade the same way (and a plain GET with 426).
+    const upgrade = await fetch(`${s.url}/api/hosts/local/terminals/term_x/attach`, {
+      headers: { upgrade: "websocket", connection: "upgrade", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", "sec-websocket-version": "13" },
+    });
+    expect(upgrade.status).toBe(401);
+    expect((await fetch(`${s.url}/api/hosts/local/terminals/term_x/attach`)).status).toBe(426);
     // A bad credential is a 401 even on the route that tolerates none.
     expect((await api(s, "wss_" + "C".repeat(43))("GET", "/api/auth/session")).status).toBe(401);
   }, 60_000);

@@ -41,6 +41,11 @@ export const errors = ({ log, methodsAt }: ErrorsOptions) =>
     switch (code) {
       case "NOT_FOUND": {
         const allowed = methodsAt(path);
+        if (allowed.includes("WS")) {
+          set.status = 426;
+          set.headers["upgrade"] = "websocket";
+          return errorBody("upgrade_required", "this endpoint speaks WebSocket: connect with a WebSocket client");
+        }
         if (allowed.length > 0) {
           set.status = 405;
           set.headers["allow"] = allowed.join(", ");
