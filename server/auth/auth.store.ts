@@ -1,6 +1,6 @@
 // Every query auth makes, written once (see server/db/gen.ts: the Postgres copy is generated).
 // Org-scoped reads take the org id as a parameter; writes go through db.write (one transaction).
-import { and, asc, desc, eq, gt, isNull, lt, ne, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, isNull, lt, ne, sql, type SQL } from "drizzle-orm";
 import { apiKeys, members, organizations, pairingTokens, sessions, signingKeys, users, wsTickets, type Db } from "../db/dialect.sqlite"; // @dialect
 
 export type Role = "owner" | "admin" | "member";
@@ -23,6 +23,9 @@ export interface NewPairing {
 }
 
 export function makeAuthStore(db: Db) {
+  const sessionWith = async (where: SQL) =>
+    (await db.orm.select({ session: sessions, user: users }).from(sessions).innerJoin(users, eq(users.id, sessions.userId)).where(where).limit(1))[0] ?? null;
+
   return {
     userCount: async () => await db.orm.$count(users),
 
@@ -84,25 +87,9 @@ export function makeAuthStore(db: Db) {
     },
 
     /** The hot path of every session-authenticated request (the resolver caches it briefly). */
-    sessionByHash: async (tokenHash: string) =>
-      (
-        await db.orm
-          .select({ session: sessions, user: users })
-          .from(sessions)
-          .innerJoin(users, eq(users.id, sessions.userId))
-          .where(eq(sessions.tokenHash, tokenHash))
-          .limit(1)
-      )[0] ?? null,
+    sessionByHash: (tokenHash: string) => sessionWith(eq(sessions.tokenHash, tokenHash)),
 
-    sessionById: async (id: string) =>
-      (
-        await db.orm
-          .select({ session: sessions, user: users })
-          .from(sessions)
-          .innerJoin(users, eq(users.id, sessions.userId))
-          .where(eq(sessions.id, id))
-          .limit(1)
-      )[0] ?? null,
+    sessionById: (id: string) => sessionWith(eq(sessions.id, id)),
 
     /** The organization created on first start: the server's built-in local host belongs to it. */
     firstOrgId: async () => (await db.orm.select({ id: organizations.id }).from(organizations).orderBy(asc(organizations.createdAt)).limit(1))[0]?.id ?? null,
