@@ -27,7 +27,7 @@ describe.if(HAVE_CHROMIUM)(`/pair in Chromium (${DIALECT})`, () => {
     const page = await context.newPage();
     await page.goto(link);
     await page.waitForURL(`${s.url}/`);
-    await page.getByText("Signed in as Owner").waitFor();
+    await page.locator("#who", { hasText: "Owner" }).waitFor();
     await page.screenshot({ path: screenshotPath("pair-1-signed-in") });
     expect(page.url()).toBe(`${s.url}/`);
     expect(await page.evaluate(() => document.cookie)).toBe(""); // HttpOnly
@@ -54,7 +54,7 @@ describe.if(HAVE_CHROMIUM)(`/pair in Chromium (${DIALECT})`, () => {
     await page.getByLabel("Pairing link or token").fill(`${server.url}/pair#token=${fresh}`);
     await page.getByRole("button", { name: "Sign in" }).click();
     await page.waitForURL(`${server.url}/`);
-    await page.getByText("Signed in as Owner").waitFor();
+    await page.locator("#who", { hasText: "Owner" }).waitFor();
     await page.screenshot({ path: screenshotPath("pair-3-manual-entry") });
     // Sign out → back to /pair, and / now sends you there too.
     await page.getByRole("button", { name: "Sign out" }).click();

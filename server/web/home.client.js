@@ -1,81 +1,185 @@
-// /: who you are, your organizations and your sessions (revoke any of them). Signed out → /pair.
-// Every action is the same JSON API the CLI uses; a 401 means this browser was signed out.
-const who = document.getElementById("who");
-const error = document.getElementById("error");
-const orgs = document.getElementById("orgs");
-const sessions = document.querySelector("#sessions tbody");
-const signOut = document.getElementById("sign-out");
+// /: the dashboard — organizations, hosts and terminals, API keys, members, sessions. Every action
+// is the same JSON API the CLI uses. A 401 at any point means this browser was signed out: back
+// to /pair. Secrets (a new key, an invite link) are shown once and removed from the page on "Done".
+const $ = (id) => document.getElementById(id);
+const when = (iso) => (iso ? new Date(iso).toLocaleString() : "never");
+let me;
 
-const when = (iso) => new Date(iso).toLocaleString();
-
-async function call(method, path) {
-  const r = await fetch(path, { method });
+async function call(method, path, body) {
+  const r = await fetch(path, { method, headers: body ? { "content-type": "application/json" } : {}, body: body ? JSON.stringify(body) : undefined });
   if (r.status === 401) {
     location.replace("/pair");
     throw new Error("signed out");
   }
   if (!r.ok) {
-    const body = await r.json().catch(() => null);
-    throw new Error(body?.error?.message ?? `The server answered ${r.status}.`);
+    const b = await r.json().catch(() => null);
+    const message = b?.error?.message ?? `The server answered ${r.status}.`;
+    throw new Error(message.charAt(0).toUpperCase() + message.slice(1));
   }
   return r.status === 204 ? null : r.json();
 }
 
-function cell(text) {
-  const td = document.createElement("td");
-  td.textContent = text;
-  return td;
+function el(tag, props = {}, ...children) {
+  const e = Object.assign(document.createElement(tag), props);
+  e.append(...children.filter((c) => c !== null && c !== undefined));
+  return e;
 }
-
-async function load() {
-  const s = await call("GET", "/api/auth/session");
-  if (!s.authenticated) return location.replace("/pair");
-  who.textContent = `Signed in as ${s.user.name}${s.user.email ? ` <${s.user.email}>` : ""}.`;
-  orgs.replaceChildren(
-    ...s.organizations.map((o) => {
-      const li = document.createElement("li");
-      li.textContent = `${o.name} (${o.role})${o.id === s.activeOrganizationId ? " — active" : ""}`;
-      return li;
-    }),
-  );
-  const list = await call("GET", "/api/auth/sessions");
-  sessions.replaceChildren(
-    ...list.sessions.map((x) => {
-      const tr = document.createElement("tr");
-      tr.append(cell(x.deviceName + (x.current ? " (this browser)" : "")), cell(when(x.createdAt)), cell(when(x.lastUsedAt)));
-      const td = document.createElement("td");
-      if (!x.current) {
-        const b = document.createElement("button");
-        b.type = "button";
-        b.className = "secondary";
-        b.textContent = "Revoke";
-        b.setAttribute("aria-label", `Revoke ${x.deviceName}`);
-        b.addEventListener("click", () => act(() => call("DELETE", `/api/auth/sessions/${encodeURIComponent(x.id)}`)));
-        td.append(b);
-      }
-      tr.append(td);
-      return tr;
-    }),
-  );
-  signOut.hidden = false;
-}
+const cell = (...c) => el("td", {}, ...c);
+const button = (text, label, onclick, cls = "secondary") => el("button", { type: "button", className: cls, textContent: text, onclick, ariaLabel: label });
 
 async function act(fn) {
-  error.hidden = true;
+  $("error").hidden = true;
   try {
     await fn();
     await load();
   } catch (e) {
-    if (e.message !== "signed out") {
-      error.textContent = e.message;
-      error.hidden = false;
-    }
+    if (e.message === "signed out") return;
+    $("error").textContent = e.message;
+    $("error").hidden = false;
   }
 }
 
-signOut.addEventListener("click", async () => {
+function showSecret(label, value) {
+  $("secret-label").textContent = label;
+  $("secret-value").textContent = value;
+  $("secret").hidden = false;
+  $("secret-copy").focus();
+}
+$("secret-copy").onclick = async () => {
+  await navigator.clipboard.writeText($("secret-value").textContent).catch(() => {});
+  $("secret-copy").textContent = "Copied";
+};
+$("secret-dismiss").onclick = () => {
+  $("secret-value").textContent = "";
+  $("secret-label").textContent = "";
+  $("secret").hidden = true;
+  $("secret-copy").textContent = "Copy";
+};
+
+async function load() {
+  me = await call("GET", "/api/auth/session");
+  if (!me.authenticated) return location.replace("/pair");
+  $("who").textContent = `${me.user.name}${me.user.email ? ` <${me.user.email}>` : ""}`;
+  $("sign-out").hidden = false;
+  const orgName = (id) => me.organizations.find((o) => o.id === id)?.slug ?? id;
+  const options = () => me.organizations.map((o) => el("option", { value: o.id, textContent: `${o.name} (${o.role})`, selected: o.id === me.activeOrganizationId }));
+  $("org-select").replaceChildren(...options());
+  $("key-org").replaceChildren(...options());
+  const active = me.organizations.find((o) => o.id === me.activeOrganizationId);
+  const manager = active && active.role !== "member";
+
+  const [{ hosts }, { keys }, { members }, { sessions }] = await Promise.all([
+    call("GET", "/api/hosts"),
+    call("GET", "/api/api-keys"),
+    active ? call("GET", `/api/orgs/${encodeURIComponent(active.id)}/members`) : { members: [] },
+    call("GET", "/api/auth/sessions"),
+  ]);
+
+  const hostBlocks = await Promise.all(
+    hosts.map(async (h) => {
+      const { terminals } = await call("GET", `/api/hosts/${encodeURIComponent(h.id)}/terminals`);
+      const rows = terminals.map((t) =>
+        el(
+          "tr",
+          {},
+          cell(el("a", { href: `/term/${encodeURIComponent(h.id)}/${encodeURIComponent(t.id)}`, target: "_blank", rel: "noopener", textContent: t.cmd.join(" ") })),
+          cell(t.exit ? `ended (${t.exit.signal ?? `code ${t.exit.code}`})` : `running, ${t.attached} attached`),
+          cell(when(t.createdAt)),
+          cell(t.exit ? "" : button("Kill", `Kill ${t.cmd.join(" ")}`, () => act(() => call("DELETE", `/api/hosts/${encodeURIComponent(h.id)}/terminals/${encodeURIComponent(t.id)}`)))),
+        ),
+      );
+      return el(
+        "div",
+        { className: "host" },
+        el("h3", {}, `${h.name} `, el("span", { className: h.online ? "online" : "offline", textContent: h.online ? "online" : `offline, last seen ${when(h.lastSeen)}` })),
+        button("New terminal", `New terminal on ${h.name}`, () =>
+          act(async () => {
+            const t = await call("POST", `/api/hosts/${encodeURIComponent(h.id)}/terminals`, { cols: 120, rows: 32 });
+            window.open(`/term/${encodeURIComponent(h.id)}/${encodeURIComponent(t.id)}`, "_blank", "noopener");
+          }),
+          "",
+        ),
+        rows.length ? el("table", {}, el("tbody", {}, ...rows)) : el("p", { className: "hint", textContent: "No terminals yet." }),
+      );
+    }),
+  );
+  $("hosts").replaceChildren(...(hostBlocks.length ? hostBlocks : [el("p", { className: "hint", textContent: "No hosts in this organization yet. Run `warren host start` on a machine." })]));
+
+  $("keys").tBodies[0].replaceChildren(
+    ...keys.map((k) =>
+      el(
+        "tr",
+        {},
+        cell(k.name + (k.enabled ? "" : " (disabled)")),
+        cell(el("code", { textContent: `sk_live_${k.prefix}…` })),
+        cell(orgName(k.organizationId)),
+        cell(when(k.lastUsedAt)),
+        cell(button("Revoke", `Revoke key ${k.name}`, () => act(() => call("DELETE", `/api/api-keys/${encodeURIComponent(k.id)}`)))),
+      ),
+    ),
+  );
+
+  $("invite-form").hidden = !manager;
+  $("members").tBodies[0].replaceChildren(
+    ...members.map((m) => {
+      const self = m.userId === me.user.id;
+      const role = manager && !self
+        ? el("select", { ariaLabel: `Role of ${m.email ?? m.name}`, onchange: (e) => act(() => call("PATCH", `/api/orgs/${encodeURIComponent(active.id)}/members/${encodeURIComponent(m.userId)}`, { role: e.target.value })) },
+            ...["member", "admin", "owner"].map((r) => el("option", { value: r, textContent: r, selected: r === m.role })))
+        : m.role;
+      return el(
+        "tr",
+        {},
+        cell(m.name + (self ? " (you)" : "")),
+        cell(m.email ?? ""),
+        cell(role),
+        cell(manager && !self ? button("Remove", `Remove ${m.email ?? m.name}`, () => act(() => call("DELETE", `/api/orgs/${encodeURIComponent(active.id)}/members/${encodeURIComponent(m.userId)}`))) : ""),
+      );
+    }),
+  );
+
+  $("sessions").tBodies[0].replaceChildren(
+    ...sessions.map((x) =>
+      el(
+        "tr",
+        {},
+        cell(x.deviceName + (x.current ? " (this browser)" : "")),
+        cell(when(x.createdAt)),
+        cell(when(x.lastUsedAt)),
+        cell(x.current ? "" : button("Revoke", `Revoke ${x.deviceName}`, () => act(() => call("DELETE", `/api/auth/sessions/${encodeURIComponent(x.id)}`)))),
+      ),
+    ),
+  );
+}
+
+$("org-select").onchange = (e) => act(() => call("PATCH", "/api/auth/session", { activeOrganizationId: e.target.value }));
+$("key-form").onsubmit = (e) => {
+  e.preventDefault();
+  act(async () => {
+    const k = await call("POST", "/api/api-keys", { name: $("key-name").value, organizationId: $("key-org").value });
+    $("key-name").value = "";
+    showSecret(`Your new API key "${k.name}". It is shown only now: copy it into your secret store.`, k.key);
+  });
+};
+$("invite-form").onsubmit = (e) => {
+  e.preventDefault();
+  act(async () => {
+    const link = await call("POST", "/api/auth/pairing-links", {
+      ttlSeconds: 86_400,
+      invite: { email: $("invite-email").value, organizationId: me.activeOrganizationId, role: $("invite-role").value },
+    });
+    $("invite-email").value = "";
+    showSecret("Send this one-time invite link to them (valid for 24 hours, once):", link.url);
+  });
+};
+$("add-device").onclick = () =>
+  act(async () => {
+    const link = await call("POST", "/api/auth/pairing-links", {});
+    showSecret("Open this one-time link on your other device (valid 5 minutes, once):", link.url);
+  });
+$("sign-out").onclick = async () => {
   await fetch("/api/auth/sign-out", { method: "POST" });
   location.replace("/pair");
-});
+};
 
 act(async () => {});

@@ -1,0 +1,142 @@
+// The dashboard (SPEC §7) in headless Chromium: every flow a person uses, through the same API
+// the CLI uses. Screenshots of each step land in .artifacts/screens/.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { issued, printedPairingToken } from "./auth-helpers";
+import { HAVE_CHROMIUM, launch, screenshotPath } from "./browser";
+import { cleanup, DIALECT, startServer, type TestServer } from "./harness";
+
+afterAll(cleanup);
+
+describe.if(HAVE_CHROMIUM)(`dashboard in Chromium (${DIALECT})`, () => {
+  let browser: Browser;
+  let s: TestServer;
+  let owner: BrowserContext;
+  let page: Page;
+  beforeAll(async () => {
+    browser = await launch();
+    s = await startServer();
+    await s.waitFor(/\/pair#token=/);
+    owner = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+    await owner.grantPermissions(["clipboard-read", "clipboard-write"]);
+    page = await owner.newPage();
+    await page.goto(`${s.url}/pair#token=${printedPairingToken(s)}`);
+    await page.waitForURL(`${s.url}/`);
+    await page.locator("#who", { hasText: "Owner" }).waitFor();
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+    await s?.stop();
+  });
+
+  test("pairing lands on the dashboard; nothing secret in the URL or storage", async () => {
+    await page.getByRole("heading", { name: "Hosts and terminals" }).waitFor();
+    await page.screenshot({ path: screenshotPath("dash-1-signed-in"), fullPage: true });
+    expect(page.url()).toBe(`${s.url}/`);
+    expect(await page.evaluate(() => localStorage.length + sessionStorage.length)).toBe(0);
+  });
+
+  test("create an API key: shown once, works from outside, revoked in the page → 401", async () => {
+    await page.getByLabel("Name").fill("ci-from-page");
+    await page.getByRole("button", { name: "Create key" }).click();
+    const value = page.locator("#secret-value");
+    await value.waitFor();
+    const key = (await value.textContent())!;
+    issued.push(key);
+    expect(key).toMatch(/^sk_live_/);
+    await page.getByRole("button", { name: "Copy" }).click();
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(key);
+    await page.screenshot({ path: screenshotPath("dash-2-key-once"), fullPage: true });
+    expect((await fetch(`${s.url}/api/orgs`, { headers: { "x-api-key": key } })).status).toBe(200);
+    await page.getByRole("button", { name: "Done, hide it" }).click();
+    expect(await page.content()).not.toContain(key);
+    await page.getByRole("cell", { name: `sk_live_${key.slice(8, 16)}…` }).waitFor();
+    await page.getByRole("button", { name: "Revoke key ci-from-page" }).click();
+    await page.getByRole("button", { name: "Revoke key ci-from-page" }).waitFor({ state: "detached" });
+    expect((await fetch(`${s.url}/api/orgs`, { headers: { "x-api-key": key } })).status).toBe(401);
+  });
+
+  test("invite a second person through a link opened in a second browser; they appear as a member", async () => {
+    await page.getByLabel("Email").fill("bea@example.com");
+    await page.locator("#invite-role").selectOption("member");
+    await page.getByRole("button", { name: "Create invite link" }).click();
+    await page.locator("#secret-value").waitFor();
+    const link = (await page.locator("#secret-value").textContent())!;
+    issued.push(link.split("#token=")[1]!);
+    expect(link).toStartWith(`${s.url}/pair#token=`);
+    await page.getByRole("button", { name: "Done, hide it" }).click();
+
+    const bea = await browser.newContext();
+    const beaPage = await bea.newPage();
+    await beaPage.goto(link);
+    await beaPage.waitForURL(`${s.url}/`);
+    await beaPage.locator("#who", { hasText: "bea@example.com" }).waitFor();
+    await beaPage.screenshot({ path: screenshotPath("dash-3-invited"), fullPage: true });
+    // A member sees no invite form and no role controls.
+    expect(await beaPage.locator("#invite-form").isHidden()).toBe(true);
+
+    await page.reload();
+    await page.getByRole("cell", { name: "bea@example.com", exact: true }).first().waitFor();
+    await page.getByLabel("Role of bea@example.com").selectOption("admin");
+    await page.getByLabel("Role of bea@example.com").waitFor();
+    await page.screenshot({ path: screenshotPath("dash-4-members"), fullPage: true });
+    await beaPage.reload();
+    await beaPage.getByText("member (you)").or(beaPage.getByRole("cell", { name: "admin", exact: true })).first().waitFor();
+    await bea.close();
+  });
+
+  test("add a device; revoke that browser's session from here → its next action sends it to /pair", async () => {
+    await page.getByRole("button", { name: "Add a device" }).click();
+    await page.locator("#secret-value").waitFor();
+    const link = (await page.locator("#secret-value").textContent())!;
+    issued.push(link.split("#token=")[1]!);
+    await page.getByRole("button", { name: "Done, hide it" }).click();
+    const other = await browser.newContext({ userAgent: "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0" });
+    const otherPage = await other.newPage();
+    await otherPage.goto(link);
+    await otherPage.waitForURL(`${s.url}/`);
+    await otherPage.locator("#who", { hasText: "Owner" }).waitFor();
+    await page.reload();
+    await page.getByRole("button", { name: "Revoke Firefox on Linux" }).click();
+    await page.getByRole("button", { name: "Revoke Firefox on Linux" }).waitFor({ state: "detached" });
+    await otherPage.getByLabel("Name").fill("anything");
+    await otherPage.getByRole("button", { name: "Create key" }).click();
+    await otherPage.waitForURL(`${s.url}/pair`);
+    await otherPage.screenshot({ path: screenshotPath("dash-5-revoked-elsewhere") });
+    await other.close();
+  });
+
+  test("open a terminal from the dashboard and run a command; kill it from the list", async () => {
+    const [termPage] = await Promise.all([owner.waitForEvent("page"), page.getByRole("button", { name: /^New terminal on / }).click()]);
+    await termPage.getByText("Connected").waitFor();
+    await termPage.locator(".xterm-helper-textarea").focus();
+    await termPage.keyboard.type("echo dash-$((20+3))\n");
+    await termPage.locator(".xterm-rows").getByText("dash-23").waitFor();
+    await termPage.screenshot({ path: screenshotPath("dash-6-terminal") });
+    await page.reload();
+    const kill = page.getByRole("button", { name: /^Kill / }).first();
+    await kill.click();
+    await termPage.getByText(/Session ended/).waitFor();
+    await termPage.close();
+  });
+
+  test("errors appear as words; sign out goes to /pair", async () => {
+    // A key revoked elsewhere (another tab, the CLI) and then revoked here: the server's 404 in words.
+    const made = await page.evaluate(async () => {
+      const me = await (await fetch("/api/auth/session")).json();
+      const r = await fetch("/api/api-keys", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "gone", organizationId: me.activeOrganizationId }) });
+      return r.json();
+    });
+    issued.push(made.key);
+    await page.reload();
+    await page.getByRole("button", { name: "Revoke key gone" }).waitFor();
+    await page.evaluate(async (id: string) => fetch(`/api/api-keys/${id}`, { method: "DELETE" }), made.id);
+    await page.getByRole("button", { name: "Revoke key gone" }).click();
+    await page.getByRole("alert").getByText("No such API key").waitFor();
+    await page.screenshot({ path: screenshotPath("dash-7-error"), fullPage: true });
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.waitForURL(`${s.url}/pair`);
+    await page.goto(`${s.url}/`);
+    await page.waitForURL(`${s.url}/pair`);
+  });
+});
