@@ -74,6 +74,8 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
         log.warn("drain timed out; closing remaining connections", { afterMs: DRAIN_MS });
         await server.stop(true);
       }
+      // Elysia logs a request from a deferred hook; let those run before the last line.
+      await new Promise((r) => setImmediate(r));
       await db.close();
       log.info("stopped", { drained });
       log.close();
