@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { api, AS_PROXY, issued, json, ownerSession, pair, pairingLink, printedPairingToken, sessionFrom } from "./auth-helpers";
-import { cleanup, DIALECT, startServer, waitUntil, type TestServer } from "./harness";
+import { cleanup, DIALECT, MAIN, startServer, tempDir, waitUntil, type TestServer } from "./harness";
 import { attach, attachUrl } from "./term-helpers";
 
 afterAll(cleanup);
@@ -269,5 +269,51 @@ describe(`terminal access (${DIALECT})`, () => {
     expect(await upgradeStatus(attachUrl(s, tid, { ticket: t2 }))).toBe(401);
     expect(s.stderr()).not.toContain(ticket);
     expect(printedPairingToken(s).length).toBeGreaterThan(0);
+  });
+});
+
+describe(`terminals and shutdown (${DIALECT})`, () => {
+  test("SIGTERM with an attached client: it is told to come back (1001) and the server exits 0 at once", async () => {
+    const s = await startServer();
+    await s.waitFor(/\/pair#token=/);
+    const owner = await ownerSession(s);
+    const t = await json<Terminal>(api(s, owner)("POST", "/api/hosts/local/terminals", { cmd: ["sh", "-c", "echo up; sleep 60"] }));
+    const c = attach(attachUrl(s, t.id), { headers: { authorization: `Bearer ${owner}` } });
+    await c.waitFor("up");
+    const t0 = Date.now();
+    s.proc.kill("SIGTERM");
+    const r = await c.result;
+    expect(r.closeCode).toBe(1001);
+    expect(await s.exited).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(9_000); // not held open until the 10 s drain limit
+  });
+});
+
+describe(`warren term attach on a real TTY (${DIALECT})`, () => {
+  test("raw mode, window size, resize on SIGWINCH, Ctrl-\\ detaches", async () => {
+    const s = await startServer();
+    await s.waitFor(/\/pair#token=/);
+    const home = tempDir();
+    const login = Bun.spawnSync([process.execPath, MAIN, "auth", "login", `${s.url}/pair#token=${printedPairingToken(s)}`], { env: { ...process.env, WARREN_HOME: home } });
+    expect(login.exitCode).toBe(0);
+    const id = new TextDecoder().decode(Bun.spawnSync([process.execPath, MAIN, "term", "new", "--", "sh"], { env: { ...process.env, WARREN_HOME: home } }).stdout).trim();
+    let screen = "";
+    const cli = Bun.spawn([process.execPath, MAIN, "term", "attach", id], {
+      env: { ...process.env, WARREN_HOME: home },
+      terminal: { cols: 100, rows: 30, data: (_t, d) => (screen += new TextDecoder().decode(d)) },
+    });
+    const until = (text: string) => waitUntil(() => screen.includes(text), 10_000, JSON.stringify(text));
+    await Bun.sleep(500);
+    cli.terminal!.write("stty size\r");
+    await until("30 100");
+    cli.terminal!.resize(120, 40);
+    await Bun.sleep(300);
+    cli.terminal!.write("stty size; echo raw-$((3*3))\r");
+    await until("40 120");
+    await until("raw-9");
+    cli.terminal!.write("\x1c");
+    expect(await cli.exited).toBe(0);
+    expect(screen).toContain("detached");
+    await s.stop();
   });
 });
