@@ -47,7 +47,7 @@ describe(`error shape on the warren server (${DIALECT})`, () => {
   });
 
   test("a declared oversize body → 413 before it is read", async () => {
-    const r = await fetch(`${s.url}/healthz`, {
+    const r = await fetch(`${s.url}/api/orgs`, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: "x".repeat(JSON_BODY_LIMIT + 1),
