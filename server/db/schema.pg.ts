@@ -2,7 +2,7 @@
 // The database schema, written once. This file is the SQLite schema as it stands; gen.ts writes
 // schema.pg.ts from it by swapping the kit import (the only line tagged @dialect), and
 // typecheck.ts proves both give identical row types.
-import { bool, id, index, int, str, table, ts, uniqueIndex } from "./kit/pg"; // @dialect
+import { bool, bytes, id, index, int, str, table, ts, uniqueIndex } from "./kit/pg"; // @dialect
 
 export const users = table(
   "users",
@@ -125,3 +125,69 @@ export const signingKeys = table("signing_keys", {
   /** Set when a newer key replaces it: it still verifies for one token lifetime after this. */
   retiredAt: ts("retired_at"),
 });
+
+/**
+ * Durable streams (SPEC §3), one row per stream, keyed by (org, path): the same path in two orgs
+ * is two streams. `tail` is the offset after the last byte; the append path locks this row, so
+ * appends to one stream are totally ordered across replicas.
+ */
+export const streams = table(
+  "streams",
+  {
+    id: id(),
+    orgId: str("org_id")
+      .notNull()
+      .references(() => organizations.id, { onDelete: "cascade" }),
+    path: str("path").notNull(),
+    contentType: str("content_type").notNull(),
+    ttlSeconds: int("ttl_seconds"),
+    expiresAt: ts("expires_at"),
+    /** Reads and writes push a TTL stream's expiry out from here (written at most once a second). */
+    accessedAt: ts("accessed_at").notNull(),
+    createdAt: ts("created_at").notNull(),
+    tail: int("tail").notNull(),
+    closed: bool("closed").notNull(),
+    /** The producer write that closed the stream, so that its retry is a duplicate, not a 409. */
+    closedBy: str("closed_by"),
+    /** The last Stream-Seq accepted (compared as a string, as the protocol says). */
+    lastSeq: str("last_seq"),
+    /** A fork reads its source's bytes up to forkOffset, then its own. */
+    forkOf: str("fork_of"),
+    forkOffset: int("fork_offset"),
+    /** As requested, so that repeating the PUT is recognised as the same fork. */
+    forkSubOffset: int("fork_sub_offset"),
+    /** Live forks reading through this stream; a delete while > 0 only marks it deleted. */
+    forks: int("forks").notNull(),
+    deleted: bool("deleted").notNull(),
+  },
+  (t) => [uniqueIndex("streams_org_path_key").on(t.orgId, t.path), index("streams_fork_of_idx").on(t.forkOf)],
+);
+
+/** Each append is one chunk [start, end) of its stream's offset space. */
+export const streamChunks = table(
+  "stream_chunks",
+  {
+    streamId: str("stream_id")
+      .notNull()
+      .references(() => streams.id, { onDelete: "cascade" }),
+    start: int("start_pos").notNull(),
+    end: int("end_pos").notNull(),
+    data: bytes("data").notNull(),
+  },
+  (t) => [uniqueIndex("stream_chunks_pos_key").on(t.streamId, t.end)],
+);
+
+/** Idempotent producers (Producer-Id/-Epoch/-Seq): the last accepted write of each. */
+export const streamProducers = table(
+  "stream_producers",
+  {
+    streamId: str("stream_id")
+      .notNull()
+      .references(() => streams.id, { onDelete: "cascade" }),
+    producerId: str("producer_id").notNull(),
+    epoch: int("epoch").notNull(),
+    seq: int("seq").notNull(),
+    updatedAt: ts("updated_at").notNull(),
+  },
+  (t) => [uniqueIndex("stream_producers_key").on(t.streamId, t.producerId)],
+);

@@ -1,5 +1,5 @@
 // The Postgres half of the column kit: same names and JS-side types as kit/sqlite.ts.
-import { bigint, boolean, index, pgTable, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
+import { bigint, boolean, customType, index, pgTable, text, timestamp, uniqueIndex } from "drizzle-orm/pg-core";
 
 export const table = pgTable;
 export { index, uniqueIndex };
@@ -9,3 +9,4 @@ export const str = (name: string) => text(name);
 export const int = (name: string) => bigint(name, { mode: "number" });
 export const bool = (name: string) => boolean(name);
 export const ts = (name: string) => timestamp(name, { mode: "date", withTimezone: true, precision: 3 });
+export const bytes = customType<{ data: Buffer; driverData: Buffer }>({ dataType: () => "bytea" });
