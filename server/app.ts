@@ -11,6 +11,7 @@ import { health } from "./health";
 import { apiKeyRoutes, authRoutes, orgRoutes, type Auth } from "./auth";
 import { web } from "./web";
 import { terminalRoutes, type Terminals } from "./terminals";
+import { STREAM_PREFIX, streamRoutes, type Streams } from "./streams";
 
 export interface AppContext {
   db: Db;
@@ -19,18 +20,20 @@ export interface AppContext {
   secret: Buffer;
   auth: Auth;
   terminals: Terminals;
+  streams: Streams;
 }
 
 export function createApp(ctx: AppContext) {
   const app = new Elysia()
     .use(accessLog(ctx.log))
     .use(errors({ log: ctx.log, methodsAt: (path) => methodsAt(path) }))
-    .use(bodyLimit())
+    .use(bodyLimit((path) => path.startsWith(STREAM_PREFIX)))
     .use(health(ctx.db))
     .use(authRoutes(ctx.auth))
     .use(orgRoutes(ctx.auth))
     .use(apiKeyRoutes(ctx.auth))
     .use(terminalRoutes(ctx.auth, ctx.terminals))
+    .use(streamRoutes({ auth: ctx.auth, streams: ctx.streams, publicUrl: ctx.config.publicUrl }))
     .use(web());
   const methodsAt = methodsAtFactory(() => app.routes);
   return app;

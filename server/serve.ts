@@ -8,6 +8,7 @@ import type { ServeConfig } from "./config";
 import { bootstrapOwner, createAuth } from "./auth";
 import { bunTerminal, DEFAULTS, TerminalService } from "../pty";
 import type { Terminals } from "./terminals";
+import { openStreams } from "./streams";
 
 export const DRAIN_MS = 10_000;
 /** Hard ceiling for any request body; routes apply their own, smaller limits. */
@@ -39,7 +40,8 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
     enabled: config.localHost,
     orgId: async () => (localOrg ??= await auth.store.firstOrgId()),
   };
-  const app = createApp({ db, log, config, secret, auth, terminals });
+  const streams = await openStreams(db, log, config.longPollTimeoutMs);
+  const app = createApp({ db, log, config, secret, auth, terminals, streams });
   // reusePort off: a second server on a taken port must fail, not silently share it.
   // development off: Elysia turns Bun's development mode on unless NODE_ENV=production.
   app.listen({ hostname: config.host, port: config.port, maxRequestBodySize: MAX_REQUEST_BODY, reusePort: false, development: false });
@@ -64,6 +66,8 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
       clearInterval(sweep);
       // WebSockets would hold the drain open: attached clients are told to come back (1001).
       terminals.service.shutdown();
+      // Long-polls and SSE readers answer now instead of holding the drain open.
+      streams.closing();
       let timer: ReturnType<typeof setTimeout> | undefined;
       const drained = await Promise.race([
         server.stop(false).then(() => true),
@@ -76,6 +80,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
       }
       // Elysia logs a request from a deferred hook; let those run before the last line.
       await new Promise((r) => setImmediate(r));
+      await streams.stop();
       await db.close();
       log.info("stopped", { drained });
       log.close();

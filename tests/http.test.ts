@@ -74,7 +74,7 @@ describe("error shape for bodies and crashes (the shared plugins, in process)", 
     const app = new Elysia()
       .use(accessLog(log))
       .use(errors({ log, methodsAt: (p) => methodsAt(p) }))
-      .use(bodyLimit())
+      .use(bodyLimit(() => false))
       .post("/echo", ({ body }) => body, { body: z.object({ name: z.string().min(1) }) })
       .get("/crash", () => {
         throw new Error("db password=hunter2 leaked in a stack");

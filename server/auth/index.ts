@@ -10,7 +10,8 @@ import { Jwts } from "./jwt";
 import { Resolver } from "./resolver";
 import { authStore } from "./store";
 
-export { authenticated, requireSession, upgradePrincipal, type Auth } from "./authn";
+export { authenticated, optionalPrincipal, requireSession, upgradePrincipal, type Auth } from "./authn";
+export { requestOrg } from "./org-scope";
 export { authRoutes } from "./routes";
 export { apiKeyRoutes } from "./api-keys";
 export { Jwts } from "./jwt";

@@ -7,10 +7,11 @@ import { HttpError } from "./errors";
 
 export const JSON_BODY_LIMIT = 1024 * 1024;
 
-export const bodyLimit = (limit = JSON_BODY_LIMIT) =>
+/** `raw(path)`: routes that read their own bodies as bytes (stream appends), whatever the Content-Type. */
+export const bodyLimit = (raw: (path: string) => boolean, limit = JSON_BODY_LIMIT) =>
   new Elysia({ name: "body-limit" })
-    .onParse({ as: "global" }, async ({ request, contentType }) => {
-      if (!contentType?.toLowerCase().startsWith("application/json")) return;
+    .onParse({ as: "global" }, async ({ request, contentType, path }) => {
+      if (!contentType?.toLowerCase().startsWith("application/json") || raw(path)) return;
       if (Number(request.headers.get("content-length") ?? 0) > limit) throw tooLarge(limit);
       const text = await readText(request, limit);
       if (text.trim() === "") throw new HttpError(400, "invalid_json", "the request body is empty; send a JSON document");

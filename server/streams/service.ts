@@ -1,0 +1,104 @@
+// The streams service: one per server, shared by the HTTP routes, the CLI-facing API and the
+// sweeper. It owns the storage, the group-commit writer, the reader and the live notifier, and
+// answers "which stream is this, for this org" the same way for every caller.
+import { HttpError } from "../http/errors";
+import type { Logger } from "../log";
+import { Live, type News } from "./live";
+import { Reader } from "./reads";
+import { Clock, state } from "./state";
+import type { Chunk, StreamRow, StreamStorage } from "./storage";
+import { Writer, type Op, type Outcome } from "./writes";
+
+export const READ_BYTES = 4 * 1024 * 1024;
+const SWEEP_MS = 1000;
+
+export class Streams {
+  readonly clock = new Clock();
+  readonly live = new Live();
+  readonly reader: Reader;
+  private writer: Writer;
+  private timer: ReturnType<typeof setInterval> | null = null;
+  private unlisten: (() => Promise<void>) | null = null;
+  private afterCommit: ((changed: Map<string, News | null>) => void)[] = [];
+
+  constructor(
+    readonly storage: StreamStorage,
+    private log: Logger,
+    readonly longPollMs: number,
+  ) {
+    this.reader = new Reader(storage);
+    this.writer = new Writer(storage, this.clock, this.reader, (changed) => {
+      for (const [id, news] of changed) this.live.publish(id, news);
+      for (const f of this.afterCommit) f(changed);
+    });
+  }
+
+  async start(): Promise<void> {
+    this.unlisten = await this.storage.listen((id) => this.live.publish(id, null));
+    this.timer = setInterval(() => void this.sweep().catch((e) => this.log.warn("stream sweep failed", { error: String(e) })), SWEEP_MS);
+    this.timer.unref?.();
+  }
+
+  /** Set once the server is shutting down: live readers finish their responses. */
+  stopping = false;
+
+  closing(): void {
+    this.stopping = true;
+    this.live.wakeAll();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.closing();
+    await this.writer.idle();
+    await this.flushTouches().catch(() => {});
+    await this.unlisten?.();
+  }
+
+  /** Called with every committed batch's changed streams (subscriptions hook in here). */
+  onCommit(f: (changed: Map<string, News | null>) => void): void {
+    this.afterCommit.push(f);
+  }
+
+  submit(op: Op): Promise<Outcome> {
+    return this.writer.submit(op);
+  }
+
+  /** The stream as this org sees it: 404 when there is none (or it expired), 410 when deleted with forks. */
+  async get(orgId: string, path: string): Promise<StreamRow> {
+    const row = await this.storage.find(orgId, path);
+    return this.check(row);
+  }
+
+  async byId(id: string): Promise<StreamRow> {
+    return this.check(await this.storage.byId(id));
+  }
+
+  private check(row: StreamRow | null): StreamRow {
+    const s = state(row, this.clock);
+    if (s === "missing") throw new HttpError(404, "stream_not_found", "no such stream");
+    if (s === "gone") throw new HttpError(410, "stream_gone", "this stream was deleted; its forks still read its data");
+    return row!;
+  }
+
+  read(row: StreamRow, after: number, maxBytes = READ_BYTES): Promise<Chunk[]> {
+    return this.reader.read(row, after, maxBytes);
+  }
+
+  private async flushTouches(): Promise<void> {
+    const touches = this.clock.takeTouches();
+    if (!touches.size) return;
+    // One time for the lot is enough: each was touched within the last second.
+    let oldest = Infinity;
+    for (const t of touches.values()) oldest = Math.min(oldest, t);
+    await this.storage.touch([...touches.keys()], new Date(oldest));
+  }
+
+  private async sweep(): Promise<void> {
+    await this.flushTouches();
+    for (const row of await this.storage.expiring(new Date(this.clock.now()), 100)) {
+      if (row.deleted || !this.clock.expired(row)) continue;
+      await this.submit({ kind: "expire", id: row.id });
+    }
+  }
+}
