@@ -25,6 +25,7 @@ export async function apiKey(server: TestServer, session: string, name = "stream
 
 export async function streamServer(opts: Parameters<typeof startServer>[0] = {}): Promise<StreamServer> {
   const server = await startServer({ ...opts, args: ["--long-poll-timeout", "500ms", ...(opts.args ?? [])] });
+  await server.waitFor(/\/pair#token=/);
   const session = await ownerSession(server);
   const key = await apiKey(server, session);
   return {

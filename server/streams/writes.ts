@@ -331,7 +331,7 @@ async function subOffsetPrefix(batch: Batch, source: StreamRow, offset: number, 
 
 async function append(batch: Batch, op: Extract<Op, { kind: "append" }>, clock: Clock): Promise<Outcome> {
   const row = await usable(batch, op.orgId, op.path, clock);
-  const producerKey = op.producer ? `${op.producer.id}\0${op.producer.epoch}\0${op.producer.seq}` : null;
+  const producerKey = op.producer ? JSON.stringify([op.producer.id, op.producer.epoch, op.producer.seq]) : null;
   if (row.closed && op.close && !op.body.byteLength && !op.producer) {
     // Closing is idempotent; it still counts as a use of the stream.
     row.accessedAt = batch.now;
