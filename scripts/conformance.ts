@@ -17,7 +17,7 @@ const filterAt = process.argv.indexOf("--filter");
 const t = await streamServer();
 console.error(`conformance: warren at ${t.server.url} (${t.server.databaseUrl ? "postgres" : "sqlite"})`);
 const run = Bun.spawn(
-  ["bash", runner, "--token", t.key, "--long-poll-ms", "500", ...(filterAt > 0 ? ["--filter", process.argv[filterAt + 1]!] : []), t.server.url],
+  ["bash", runner, "--token", t.key, "--long-poll-ms", "500", "--subscriptions", ...(filterAt > 0 ? ["--filter", process.argv[filterAt + 1]!] : []), t.server.url],
   { stdout: "inherit", stderr: "inherit", env: { ...process.env, CI: "true" } },
 );
 const code = await run.exited;

@@ -11,7 +11,7 @@ import { health } from "./health";
 import { apiKeyRoutes, authRoutes, orgRoutes, type Auth } from "./auth";
 import { web } from "./web";
 import { terminalRoutes, type Terminals } from "./terminals";
-import { STREAM_PREFIX, streamRoutes, type Streams } from "./streams";
+import { STREAM_PREFIX, streamRoutes, type StreamsModule } from "./streams";
 
 export interface AppContext {
   db: Db;
@@ -20,7 +20,7 @@ export interface AppContext {
   secret: Buffer;
   auth: Auth;
   terminals: Terminals;
-  streams: Streams;
+  streams: StreamsModule;
 }
 
 export function createApp(ctx: AppContext) {
@@ -33,7 +33,7 @@ export function createApp(ctx: AppContext) {
     .use(orgRoutes(ctx.auth))
     .use(apiKeyRoutes(ctx.auth))
     .use(terminalRoutes(ctx.auth, ctx.terminals))
-    .use(streamRoutes({ auth: ctx.auth, streams: ctx.streams, publicUrl: ctx.config.publicUrl }))
+    .use(streamRoutes({ auth: ctx.auth, ...ctx.streams, publicUrl: ctx.config.publicUrl }))
     .use(web());
   const methodsAt = methodsAtFactory(() => app.routes);
   return app;

@@ -25,6 +25,8 @@ export interface ServeConfig {
   /** Terminals on the server machine itself (SPEC §5): on under loopback, opt-in under remote. */
   localHost: boolean;
   terminalIdleMs: number;
+  /** Hosts a stream subscription's webhook may call (SSRF guard): exact hosts, host:port, or *.domain. */
+  webhookAllow: string[];
 }
 
 export interface ServeInput {
@@ -41,6 +43,7 @@ export interface ServeInput {
   trustedProxies?: string[];
   localHost?: boolean;
   terminalIdle?: string;
+  webhookAllow?: string[];
 }
 
 /** A flag value that cannot be used; the CLI prints it as a usage error (exit 2). */
@@ -74,6 +77,9 @@ export function resolveServeConfig(input: ServeInput): ServeConfig {
     trustedProxies: (input.trustedProxies ?? []).map(parseIp),
     localHost: policy === "loopback" || (input.localHost ?? false),
     terminalIdleMs: parseDuration(input.terminalIdle ?? "1h", "--terminal-idle", 1000, 30 * 86_400_000),
+    // Loopback servers run next to their webhook receivers; a network-facing one calls nothing
+    // until the operator says where webhooks may go.
+    webhookAllow: (input.webhookAllow ?? (policy === "loopback" ? ["127.0.0.1", "localhost", "::1"] : [])).map(parseAllowedHost),
   };
 }
 
@@ -85,6 +91,12 @@ export function isLoopback(host: string): boolean {
 function parseIp(value: string): string {
   if (isIP(value) === 0) throw new ConfigError(`--trusted-proxy must be an IP address (like 10.0.0.2 or ::1), got "${value}"`);
   return value;
+}
+
+function parseAllowedHost(value: string): string {
+  const v = value.trim().toLowerCase().replace(/^\[([^\]]+)\]/, "$1");
+  if (!/^(\*\.)?[a-z0-9.:-]+$/.test(v)) throw new ConfigError(`--webhook-allow takes hosts (example.com, *.example.com, 10.0.0.5:8080), got "${value}"`);
+  return v;
 }
 
 function parsePort(value: string): number {

@@ -40,7 +40,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
     enabled: config.localHost,
     orgId: async () => (localOrg ??= await auth.store.firstOrgId()),
   };
-  const streams = await openStreams(db, log, config.longPollTimeoutMs);
+  const streams = await openStreams(db, log, config, secret);
   const app = createApp({ db, log, config, secret, auth, terminals, streams });
   // reusePort off: a second server on a taken port must fail, not silently share it.
   // development off: Elysia turns Bun's development mode on unless NODE_ENV=production.

@@ -190,3 +190,56 @@ export const streamProducers = table(
   },
   (t) => [uniqueIndex("stream_producers_key").on(t.streamId, t.producerId)],
 );
+
+/**
+ * Durable Streams subscriptions (webhook or pull-wake): which streams an org wants to be woken
+ * for, and the one outstanding wake of each. State changes are conditional updates on
+ * (generation, wake_id), so replicas never both advance one subscription.
+ */
+export const streamSubscriptions = table(
+  "stream_subscriptions",
+  {
+    id: id(),
+    orgId: str("org_id")
+      .notNull()
+      .references(() => organizations.id, { onDelete: "cascade" }),
+    /** The protocol's subscription id, chosen by the client. */
+    name: str("name").notNull(),
+    /** webhook | pull-wake */
+    type: str("type").notNull(),
+    pattern: str("pattern"),
+    webhookUrl: str("webhook_url"),
+    wakeStream: str("wake_stream"),
+    leaseTtlMs: int("lease_ttl_ms").notNull(),
+    description: str("description"),
+    /** The definition as canonical JSON, so that a repeated PUT is recognised. */
+    config: str("config").notNull(),
+    /** The origin clients used, for the callback and JWKS URLs sent later. */
+    baseUrl: str("base_url").notNull(),
+    createdAt: ts("created_at").notNull(),
+    generation: int("generation").notNull(),
+    wakeId: str("wake_id"),
+    /** JSON {path: tail offset} at the wake; a done acknowledges up to these. */
+    snapshot: str("snapshot"),
+    holder: str("holder"),
+    leaseUntil: ts("lease_until"),
+    attempts: int("attempts").notNull(),
+    /** When the webhook is (re)sent next; pushed ahead by whichever replica is sending it. */
+    deliverAt: ts("deliver_at"),
+  },
+  (t) => [uniqueIndex("stream_subscriptions_org_name_key").on(t.orgId, t.name)],
+);
+
+export const streamSubscriptionLinks = table(
+  "stream_subscription_links",
+  {
+    subscriptionId: str("subscription_id")
+      .notNull()
+      .references(() => streamSubscriptions.id, { onDelete: "cascade" }),
+    path: str("path").notNull(),
+    explicit: bool("explicit").notNull(),
+    glob: bool("glob").notNull(),
+    ackedOffset: str("acked_offset").notNull(),
+  },
+  (t) => [uniqueIndex("stream_subscription_links_key").on(t.subscriptionId, t.path)],
+);

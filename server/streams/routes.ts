@@ -15,6 +15,8 @@ import type { Streams } from "./service";
 import { sseBody } from "./sse";
 import type { StreamRow } from "./storage";
 import { tailHeaders } from "./writes";
+import type { Subscriptions } from "./subscriptions/manager";
+import { CONTROL_PREFIX, control, controlRoute, selfAuthenticated } from "./subscriptions/routes";
 
 export const STREAM_PREFIX = "/v1/stream/";
 /** The largest single append; bigger bodies are refused (413) before they are read in full. */
@@ -90,6 +92,7 @@ const forkSource = (ref: string) => {
 export interface StreamRouteOptions {
   auth: Auth;
   streams: Streams;
+  subscriptions: Subscriptions;
   /** The public URL for Location headers; else the request's own origin. */
   publicUrl?: string;
 }
@@ -101,12 +104,15 @@ export function streamRoutes(opts: StreamRouteOptions) {
     const { request, server, set } = ctx;
     let response: Response;
     try {
-      const r = await optionalPrincipal(auth, request, server, set);
-      if (!r) throw new HttpError(401, "unauthorized", "send an API key (x-api-key or Authorization: Bearer) or a session");
-      const orgId = requestOrg(r.principal, request);
       const url = new URL(request.url);
-      const path = streamPath(url.pathname);
       const body = ctx.body instanceof Uint8Array ? ctx.body : new Uint8Array(0);
+      if (url.pathname.startsWith(CONTROL_PREFIX)) {
+        response = await controlRequest(ctx, url, body);
+        set.status = response.status;
+        return response;
+      }
+      const orgId = await orgOf(ctx);
+      const path = streamPath(url.pathname);
       switch (request.method) {
         case "PUT":
           response = await create(orgId, path, request, url, body);
@@ -129,6 +135,20 @@ export function streamRoutes(opts: StreamRouteOptions) {
     }
     set.status = response.status;
     return response;
+  }
+
+  async function orgOf(ctx: Parameters<typeof handle>[0]): Promise<string> {
+    const r = await optionalPrincipal(auth, ctx.request, ctx.server, ctx.set);
+    if (!r) throw new HttpError(401, "unauthorized", "send an API key (x-api-key or Authorization: Bearer) or a session");
+    return requestOrg(r.principal, ctx.request);
+  }
+
+  async function controlRequest(ctx: Parameters<typeof handle>[0], url: URL, body: Uint8Array): Promise<Response> {
+    const route = controlRoute(url.pathname);
+    if (!route) throw new HttpError(404, "SUBSCRIPTION_NOT_FOUND", "no such control route");
+    const orgId = selfAuthenticated(route) ? null : await orgOf(ctx);
+    const r = await control(opts.subscriptions, route, ctx.request.method, ctx.request, body, () => orgId!, opts.publicUrl ?? url.origin);
+    return respond(r.status, r.headers, r.body);
   }
 
   async function create(orgId: string, path: string, request: Request, url: URL, body: Uint8Array): Promise<Response> {

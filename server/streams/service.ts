@@ -3,11 +3,11 @@
 // answers "which stream is this, for this org" the same way for every caller.
 import { HttpError } from "../http/errors";
 import type { Logger } from "../log";
-import { Live, type News } from "./live";
+import { Live } from "./live";
 import { Reader } from "./reads";
 import { Clock, state } from "./state";
 import type { Chunk, StreamRow, StreamStorage } from "./storage";
-import { Writer, type Op, type Outcome } from "./writes";
+import { Writer, type Appended, type Op, type Outcome } from "./writes";
 
 export const READ_BYTES = 4 * 1024 * 1024;
 const SWEEP_MS = 1000;
@@ -19,7 +19,7 @@ export class Streams {
   private writer: Writer;
   private timer: ReturnType<typeof setInterval> | null = null;
   private unlisten: (() => Promise<void>) | null = null;
-  private afterCommit: ((changed: Map<string, News | null>) => void)[] = [];
+  private afterCommit: ((appended: Appended[]) => void)[] = [];
 
   constructor(
     readonly storage: StreamStorage,
@@ -27,9 +27,9 @@ export class Streams {
     readonly longPollMs: number,
   ) {
     this.reader = new Reader(storage);
-    this.writer = new Writer(storage, this.clock, this.reader, (changed) => {
+    this.writer = new Writer(storage, this.clock, this.reader, (changed, appended) => {
       for (const [id, news] of changed) this.live.publish(id, news);
-      for (const f of this.afterCommit) f(changed);
+      if (appended.length) for (const f of this.afterCommit) f(appended);
     });
   }
 
@@ -55,8 +55,8 @@ export class Streams {
     await this.unlisten?.();
   }
 
-  /** Called with every committed batch's changed streams (subscriptions hook in here). */
-  onCommit(f: (changed: Map<string, News | null>) => void): void {
+  /** Called after each commit with the streams that got new data (subscriptions hook in here). */
+  onAppended(f: (appended: Appended[]) => void): void {
     this.afterCommit.push(f);
   }
 

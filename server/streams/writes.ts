@@ -42,6 +42,11 @@ export type Op =
   /** The sweeper's: remove a stream whose time is up, if it still is. */
   | { kind: "expire"; id: string };
 
+export interface Appended {
+  orgId: string;
+  path: string;
+}
+
 interface Pending {
   op: Op;
   resolve(o: Outcome): void;
@@ -59,6 +64,8 @@ class Batch {
   private dirtyProducers = new Map<string, { streamId: string; producerId: string; p: ProducerState }>();
   /** Per stream changed: what its live readers are told after the commit (null: look again). */
   readonly published = new Map<string, News | null>();
+  /** Streams that got new data (not a close, not an empty create): what subscriptions wake for. */
+  readonly appended: Appended[] = [];
 
   constructor(
     readonly tx: StreamTx,
@@ -148,7 +155,7 @@ export class Writer {
     private storage: StreamStorage,
     private clock: Clock,
     private reader: Reader,
-    private onCommit: (published: Map<string, News | null>) => void,
+    private onCommit: (published: Map<string, News | null>, appended: Appended[]) => void,
   ) {}
 
   submit(op: Op): Promise<Outcome> {
@@ -186,7 +193,7 @@ export class Writer {
 
   private async run(pending: Pending[]): Promise<void> {
     const outcomes: (Outcome | HttpError)[] = [];
-    const published = await this.storage.transaction(async (tx) => {
+    const done = await this.storage.transaction(async (tx) => {
       const batch = new Batch(tx, new Date(this.clock.now()), this.reader);
       for (const p of pending) {
         try {
@@ -197,14 +204,14 @@ export class Writer {
         }
       }
       await batch.finish();
-      return batch.published;
+      return batch;
     });
     pending.forEach((p, i) => {
       const o = outcomes[i]!;
       if (o instanceof HttpError) p.reject(o);
       else p.resolve(o);
     });
-    this.onCommit(published);
+    this.onCommit(done.published, done.appended);
   }
 }
 
@@ -293,7 +300,10 @@ async function create(batch: Batch, op: Extract<Op, { kind: "create" }>, clock: 
     return confirm(theirs!, op);
   }
   if (prefix) await batch.append(row, prefix);
-  if (data) await batch.append(row, data);
+  if (data) {
+    await batch.append(row, data);
+    batch.appended.push({ orgId: row.orgId, path: row.path });
+  }
   if (op.closed) row.closed = true;
   if (source) {
     source.forks += 1;
@@ -369,7 +379,10 @@ async function append(batch: Batch, op: Extract<Op, { kind: "append" }>, clock: 
     throw new HttpError(409, "sequence_conflict", `Stream-Seq ${op.seq} is not greater than the last one, ${row.lastSeq}`);
   }
   const data = op.body.byteLength ? (isJson(row.contentType) ? jsonChunk(op.body, false) : op.body) : null;
-  if (data) await batch.append(row, data);
+  if (data) {
+    await batch.append(row, data);
+    batch.appended.push({ orgId: row.orgId, path: row.path });
+  }
   if (accepted) batch.setProducer(row.id, op.producer!.id, accepted);
   if (op.seq !== null) row.lastSeq = op.seq;
   if (op.close) {
