@@ -16,6 +16,7 @@ export const serve: Command = {
       "bootstrap-token": { type: "string", value: "token", env: "WARREN_BOOTSTRAP_TOKEN", help: "A one-time pairing token for the owner, for scripted setups" },
       insecure: { type: "boolean", env: "WARREN_INSECURE", help: "Allow plain HTTP on a non-loopback address (warns on every start)" },
       "no-browser": { type: "boolean", env: "WARREN_NO_BROWSER", help: "Do not open a browser on first start" },
+      "webhook-allow": { type: "list", value: "host", env: "WARREN_WEBHOOK_ALLOW", help: "A host stream webhooks may call (host, host:port or *.domain); repeatable. Default: loopback only on a loopback server, none otherwise" },
       "trusted-proxy": { type: "list", value: "ip", env: "WARREN_TRUSTED_PROXY", help: "A reverse proxy whose X-Forwarded-For is believed; repeatable (env: comma-separated)" },
       "local-host": { type: "boolean", env: "WARREN_LOCAL_HOST", help: "Offer terminals on this machine under the remote policy too (always on under loopback)" },
       "terminal-idle": { type: "string", value: "duration", env: "WARREN_TERMINAL_IDLE", default: "1h", help: "End a terminal nobody has been attached to for this long" },
@@ -43,6 +44,7 @@ Examples:
       noBrowser: flags["no-browser"] as boolean | undefined,
       logFile: flags["log-file"] as string | undefined,
       trustedProxies: flags["trusted-proxy"] as string[] | undefined,
+      webhookAllow: flags["webhook-allow"] as string[] | undefined,
       localHost: flags["local-host"] as boolean | undefined,
       terminalIdle: flags["terminal-idle"] as string | undefined,
     });
