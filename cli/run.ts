@@ -7,12 +7,13 @@ import { ClientError } from "./client";
 import { check, login, logout } from "./commands/auth";
 import { create as apikeyCreate, list as apikeyList, revoke as apikeyRevoke } from "./commands/apikey";
 import { rotate } from "./commands/keys";
+import { streamAppend, streamCreate, streamRead, streamTail } from "./commands/stream";
 import { termAttach, termKill, termLs, termNew } from "./commands/term";
 import { pair } from "./commands/pair";
 import { serve } from "./commands/serve";
 import { version, VERSION } from "./commands/version";
 
-const commands: Command[] = [serve, pair, login, check, logout, apikeyCreate, apikeyList, apikeyRevoke, termNew, termLs, termAttach, termKill, rotate, version];
+const commands: Command[] = [serve, pair, login, check, logout, apikeyCreate, apikeyList, apikeyRevoke, termNew, termLs, termAttach, termKill, streamCreate, streamAppend, streamRead, streamTail, rotate, version];
 
 function topHelp(): string {
   const width = Math.max(...commands.map((c) => c.spec.name.length)) + 3;
