@@ -17,9 +17,13 @@ const INBOX_BYTES = 1024 * 1024;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** `data:` lines for a payload: every line break in it starts a new field, so no payload can forge an event. */
+/**
+ * `data:` lines for a payload: every line break in it starts a new field, so no payload can forge
+ * an event. Parsers drop one space after the colon, so a line that begins with a space gets one
+ * more; other lines get none (what the protocol's suite expects to see).
+ */
 function field(payload: string): string {
-  return payload.split(/\r\n|\r|\n/).map((line) => `data:${line}\n`).join("") + "\n";
+  return payload.split(/\r\n|\r|\n/).map((line) => (line.startsWith(" ") ? `data: ${line}\n` : `data:${line}\n`)).join("") + "\n";
 }
 
 export function sseBody(streams: Streams, start: StreamRow, from: number, clientCursor: string | null): ReadableStream<Uint8Array> {

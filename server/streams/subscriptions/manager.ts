@@ -202,8 +202,10 @@ export class Subscriptions {
     if (sub.type !== "pull-wake") throw invalid("only pull-wake subscriptions are claimed");
     for (let attempt = 0; attempt < 3; attempt++) {
       if (sub.holder) throw new ProtocolError(409, "ALREADY_CLAIMED", "another worker holds this wake", { current_holder: sub.holder, generation: sub.generation });
-      if (!sub.wakeId && !(await this.wake(sub))) throw new ProtocolError(409, "NO_PENDING_WORK", "nothing new to work on");
+      // Open a wake if none is out; one opened concurrently (by the append itself) serves as well.
+      if (!sub.wakeId) await this.wake(sub);
       sub = (await this.store.byId(sub.id))!;
+      if (!sub.wakeId) throw new ProtocolError(409, "NO_PENDING_WORK", "nothing new to work on");
       if (sub.holder) continue;
       if (await this.store.claim(sub, worker, new Date(Date.now() + sub.leaseTtlMs))) {
         return {
