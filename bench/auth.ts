@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { alternate, cpuUs, loader, rps, start } from "./lib";
+import { alternate, cpuUs, loader, ownerCredentials, rps, start } from "./lib";
 
 const { values } = parseArgs({
   options: { seconds: { type: "string", default: "3" }, rounds: { type: "string", default: "3" }, connections: { type: "string", default: "32" } },
@@ -16,19 +16,9 @@ const o = { seconds: Number(values.seconds), rounds: Number(values.rounds), conn
 
 const dataDir = mkdtempSync(join(tmpdir(), "warren-bench-"));
 const warren = await start([process.execPath, "cli/main.ts", "serve", "--port", "0", "--data-dir", dataDir, "--log-file", join(dataDir, "log.jsonl")]);
-const pairing = /#token=(\S+)/.exec(warren.printed)![1]!;
-const paired = await fetch(`${warren.url}/api/auth/pair`, {
-  method: "POST",
-  headers: { "content-type": "application/json" },
-  body: JSON.stringify({ token: pairing, client: "cli" }),
-});
-const { sessionToken } = (await paired.json()) as { sessionToken: string };
+const { session: sessionToken, key } = await ownerCredentials(warren);
 const url = `${warren.url}/api/auth/session`;
 const asOwner = { authorization: `Bearer ${sessionToken}` };
-const { organizations } = (await (await fetch(`${warren.url}/api/orgs`, { headers: asOwner })).json()) as { organizations: { id: string }[] };
-const { key } = (await (
-  await fetch(`${warren.url}/api/api-keys`, { method: "POST", headers: { ...asOwner, "content-type": "application/json" }, body: JSON.stringify({ name: "bench", organizationId: organizations[0]!.id }) })
-).json()) as { key: string };
 const { token: jwt } = (await (await fetch(`${warren.url}/api/auth/token`, { headers: { "x-api-key": key } })).json()) as { token: string };
 
 console.log(`bench/auth: ${o.rounds} rounds × ${o.seconds}s per case, ${o.connections} connections, load by ${loader}`);

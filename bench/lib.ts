@@ -71,3 +71,23 @@ export async function alternate(
 
 export const rps = (t: Tally, o: { rounds: number; seconds: number }) => t.requests / (o.rounds * o.seconds);
 export const cpuUs = (t: Tally) => (t.cpu / t.requests) * 1e6;
+
+/** The owner's session and an API key for their org, from the pairing link a fresh server printed. */
+export async function ownerCredentials(w: Started): Promise<{ session: string; key: string }> {
+  const pairing = /#token=(\S+)/.exec(w.printed)![1]!;
+  const paired = await fetch(`${w.url}/api/auth/pair`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ token: pairing, client: "cli" }),
+  });
+  const { sessionToken: session } = (await paired.json()) as { sessionToken: string };
+  const asOwner = { authorization: `Bearer ${session}` };
+  const { organizations } = (await (await fetch(`${w.url}/api/orgs`, { headers: asOwner })).json()) as { organizations: { id: string }[] };
+  const created = await fetch(`${w.url}/api/api-keys`, {
+    method: "POST",
+    headers: { ...asOwner, "content-type": "application/json" },
+    body: JSON.stringify({ name: "bench", organizationId: organizations[0]!.id }),
+  });
+  const { key } = (await created.json()) as { key: string };
+  return { session, key };
+}

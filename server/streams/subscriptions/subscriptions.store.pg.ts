@@ -27,7 +27,7 @@ export function makeSubscriptionStore(db: Db) {
     find: async (orgId: string, name: string) =>
       (await db.orm.select().from(subs).where(and(eq(subs.orgId, orgId), eq(subs.name, name))).limit(1))[0] ?? null,
 
-    ofOrg: (orgId: string) => db.orm.select().from(subs).where(eq(subs.orgId, orgId)),
+    ofOrg: async (orgId: string) => await db.orm.select().from(subs).where(eq(subs.orgId, orgId)),
 
     /** False when (org, name) is taken. */
     create: (row: SubscriptionRow, initial: LinkRow[]) =>
@@ -41,15 +41,15 @@ export function makeSubscriptionStore(db: Db) {
     remove: (orgId: string, name: string) => db.write(async (tx) => void (await tx.delete(subs).where(and(eq(subs.orgId, orgId), eq(subs.name, name))))),
 
     /** Paths and tails of the org's live streams (to link a new pattern subscription at their current ends). */
-    orgStreams: (orgId: string) =>
-      db.orm.select({ path: streams.path, tail: streams.tail }).from(streams).where(and(eq(streams.orgId, orgId), eq(streams.deleted, false))),
+    orgStreams: async (orgId: string) =>
+      await db.orm.select({ path: streams.path, tail: streams.tail }).from(streams).where(and(eq(streams.orgId, orgId), eq(streams.deleted, false))),
 
     tailOf: async (orgId: string, path: string) =>
       (await db.orm.select({ tail: streams.tail }).from(streams).where(and(eq(streams.orgId, orgId), eq(streams.path, path), eq(streams.deleted, false))).limit(1))[0]?.tail ?? null,
 
     /** Each link with its stream's tail (null when the stream is gone). */
-    links: (sub: SubscriptionRow) =>
-      db.orm
+    links: async (sub: SubscriptionRow) =>
+      await db.orm
         .select({ path: links.path, explicit: links.explicit, glob: links.glob, ackedOffset: links.ackedOffset, tail: streams.tail })
         .from(links)
         .leftJoin(streams, and(eq(streams.orgId, sub.orgId), eq(streams.path, links.path), eq(streams.deleted, false)))
@@ -79,8 +79,8 @@ export function makeSubscriptionStore(db: Db) {
       }),
 
     /** Subscriptions with an expired lease or a webhook due to be sent. */
-    due: (now: Date) =>
-      db.orm
+    due: async (now: Date) =>
+      await db.orm
         .select()
         .from(subs)
         .where(or(and(isNotNull(subs.leaseUntil), lte(subs.leaseUntil, now)), and(isNotNull(subs.deliverAt), lte(subs.deliverAt, now)))),
