@@ -13,7 +13,7 @@ import * as h from "./headers";
 import * as offsets from "./offsets";
 import type { Streams } from "./service";
 import { sseBody } from "./sse";
-import type { StreamRow } from "./storage";
+import type { Chunk, StreamRow } from "./storage";
 import { tailHeaders } from "./writes";
 import type { Subscriptions } from "./subscriptions/manager";
 import { CONTROL_PREFIX, control, controlRoute, selfAuthenticated } from "./subscriptions/routes";
@@ -56,7 +56,10 @@ function failure(e: HttpError): Response {
 
 /** Reads an append body up to the limit; the parse hook of these routes, so Elysia never parses it. */
 async function rawBody({ request }: { request: Request }): Promise<Uint8Array> {
-  if (Number(request.headers.get("content-length") ?? 0) > APPEND_LIMIT) throw tooLarge();
+  const declared = request.headers.get("content-length");
+  if (Number(declared ?? 0) > APPEND_LIMIT) throw tooLarge();
+  // A declared length is already bounded: read it in one go (no stream machinery per request).
+  if (declared !== null) return new Uint8Array(await request.arrayBuffer());
   if (!request.body) return new Uint8Array(0);
   const parts: Uint8Array[] = [];
   let size = 0;
@@ -223,7 +226,10 @@ export function streamRoutes(opts: StreamRouteOptions) {
       return respond(204, { ...pollHeaders(row, start, cursor), "stream-up-to-date": "true" });
     }
 
-    const next = chunks.length ? chunks.at(-1)!.end : row.tail;
+    // More than one page to the tail: stream the rest from storage, page by page as the client
+    // takes it, rather than stop short (another round trip) or hold it all in memory.
+    const streaming = chunks.length > 0 && chunks.at(-1)!.end < row.tail;
+    const next = streaming ? row.tail : chunks.length ? chunks.at(-1)!.end : row.tail;
     const upToDate = next >= row.tail;
     const tag = etag(row, raw ?? "-1", next, upToDate);
     if (request.headers.get("if-none-match") === tag) return respond(304, { etag: tag });
@@ -237,6 +243,7 @@ export function streamRoutes(opts: StreamRouteOptions) {
     if (upToDate) headers["stream-up-to-date"] = "true";
     if (upToDate && row.closed) headers["stream-closed"] = "true";
     if (live === "long-poll") headers["stream-cursor"] = offsets.cursor(cursor);
+    if (streaming) return respond(200, headers, catchUp(streams, row, chunks));
     const parts = chunks.map((c) => c.data);
     return respond(200, headers, (isJson(row.contentType) ? jsonArray(parts) : parts.length ? concat(parts) : "") as BodyInit);
   }
@@ -250,6 +257,38 @@ export function streamRoutes(opts: StreamRouteOptions) {
     .put(`${STREAM_PREFIX}*`, handler as never, { parse: rawBody as never })
     .post(`${STREAM_PREFIX}*`, handler as never, { parse: rawBody as never });
 }
+
+/** The body of a catch-up read from the first page to row.tail; a JSON stream's values as one array. */
+function catchUp(streams: Streams, row: StreamRow, first: Chunk[]): ReadableStream<Uint8Array> {
+  const json = isJson(row.contentType);
+  let page: Chunk[] | null = first;
+  let pos = first.at(-1)!.end;
+  let opened = false;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const chunks = page ?? (await streams.read(row, pos));
+      page = null;
+      if (!chunks.length) throw new Error("the stream changed under a catch-up read");
+      for (const c of chunks) {
+        // JSON chunks end in a comma: the first value opens the array, the last comma closes it.
+        if (json) {
+          controller.enqueue(opened ? COMMA : OPEN);
+          opened = true;
+          controller.enqueue(c.data.subarray(0, c.data.byteLength - 1));
+        } else controller.enqueue(c.data);
+        pos = c.end;
+      }
+      if (pos >= row.tail) {
+        if (json) controller.enqueue(CLOSE);
+        controller.close();
+      }
+    },
+  });
+}
+
+const OPEN = new Uint8Array([0x5b]);
+const COMMA = new Uint8Array([0x2c]);
+const CLOSE = new Uint8Array([0x5d]);
 
 function pollHeaders(row: StreamRow, at: number, cursor: string | null): Record<string, string> {
   const headers: Record<string, string> = { "stream-next-offset": offsets.format(Math.max(at, 0)), "stream-cursor": offsets.cursor(cursor) };

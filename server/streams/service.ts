@@ -7,14 +7,15 @@ import { Live } from "./live";
 import { Reader } from "./reads";
 import { Clock, state } from "./state";
 import type { Chunk, StreamRow, StreamStorage } from "./storage";
-import { Writer, type Appended, type Op, type Outcome } from "./writes";
+import { Durable, Writer, type Appended, type Op, type Outcome } from "./writes";
 
-export const READ_BYTES = 4 * 1024 * 1024;
+export const READ_BYTES = 1024 * 1024;
 const SWEEP_MS = 1000;
 
 export class Streams {
   readonly clock = new Clock();
   readonly live = new Live();
+  private durable = new Durable();
   readonly reader: Reader;
   private writer: Writer;
   private timer: ReturnType<typeof setInterval> | null = null;
@@ -27,7 +28,7 @@ export class Streams {
     readonly longPollMs: number,
   ) {
     this.reader = new Reader(storage);
-    this.writer = new Writer(storage, this.clock, this.reader, (changed, appended) => {
+    this.writer = new Writer(storage, this.clock, this.reader, this.durable, (changed, appended) => {
       for (const [id, news] of changed) this.live.publish(id, news);
       if (appended.length) for (const f of this.afterCommit) f(appended);
     });
@@ -78,7 +79,7 @@ export class Streams {
     const s = state(row, this.clock);
     if (s === "missing") throw new HttpError(404, "stream_not_found", "no such stream");
     if (s === "gone") throw new HttpError(410, "stream_gone", "this stream was deleted; its forks still read its data");
-    return row!;
+    return this.durable.cap(row!);
   }
 
   read(row: StreamRow, after: number, maxBytes = READ_BYTES): Promise<Chunk[]> {

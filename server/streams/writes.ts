@@ -73,14 +73,22 @@ class Batch {
     readonly reader: Reader,
   ) {}
 
+  /** Each locked stream's tail as this batch found it. */
+  readonly before = new Map<string, number>();
+
   async row(orgId: string, path: string): Promise<StreamRow | null> {
     const key = `${orgId}\0${path}`;
     if (!this.rows.has(key)) {
       const row = await this.tx.lock(orgId, path);
       this.rows.set(key, row);
-      if (row) this.byId.set(row.id, row);
+      if (row) this.known(row);
     }
     return this.rows.get(key)!;
+  }
+
+  private known(row: StreamRow): void {
+    this.byId.set(row.id, row);
+    if (!this.before.has(row.id)) this.before.set(row.id, row.tail);
   }
 
   async rowById(id: string): Promise<StreamRow | null> {
@@ -88,7 +96,7 @@ class Batch {
     if (known) return known;
     const row = await this.tx.lockId(id);
     if (row) {
-      this.byId.set(id, row);
+      this.known(row);
       this.rows.set(`${row.orgId}\0${row.path}`, row);
     }
     return row;
@@ -135,6 +143,16 @@ class Batch {
     this.dirtyProducers.set(key, { streamId, producerId, p });
   }
 
+  /** Streams whose tail this batch moved: [id, tail before, tail after]. */
+  moved(): [string, number, number][] {
+    const out: [string, number, number][] = [];
+    for (const row of this.dirty) {
+      const before = this.before.get(row.id) ?? 0;
+      if (row.tail !== before) out.push([row.id, before, row.tail]);
+    }
+    return out;
+  }
+
   async finish(): Promise<void> {
     for (const row of this.dirty) {
       await this.tx.update(row);
@@ -147,6 +165,38 @@ class Batch {
   }
 }
 
+/**
+ * How far readers may read each stream. A batch is committed before it is on disk (SQLite syncs
+ * the WAL after COMMIT, see server/db/sqlite.ts), so until its sync is done, readers are held at
+ * the tail from before the batch: nobody reads bytes that a power cut could still take back.
+ */
+export class Durable {
+  private pending = new Map<string, { tail: number; batches: number }>();
+
+  cap(row: StreamRow): StreamRow {
+    const p = this.pending.get(row.id);
+    return p && p.tail < row.tail ? { ...row, tail: p.tail } : row;
+  }
+
+  begin(moved: [string, number, number][]): void {
+    for (const [id, before] of moved) {
+      const p = this.pending.get(id);
+      if (p) p.batches += 1;
+      else this.pending.set(id, { tail: before, batches: 1 });
+    }
+  }
+
+  /** Syncs finish in commit order, so the batch's own tails are now safe to show. */
+  end(moved: [string, number, number][], synced: boolean): void {
+    for (const [id, , after] of moved) {
+      const p = this.pending.get(id);
+      if (!p) continue;
+      if (synced) p.tail = after;
+      if (--p.batches === 0) this.pending.delete(id);
+    }
+  }
+}
+
 export class Writer {
   private queue: Pending[] = [];
   private running = false;
@@ -155,6 +205,7 @@ export class Writer {
     private storage: StreamStorage,
     private clock: Clock,
     private reader: Reader,
+    private durable: Durable,
     private onCommit: (published: Map<string, News | null>, appended: Appended[]) => void,
   ) {}
 
@@ -193,19 +244,29 @@ export class Writer {
 
   private async run(pending: Pending[]): Promise<void> {
     const outcomes: (Outcome | HttpError)[] = [];
-    const done = await this.storage.transaction(async (tx) => {
-      const batch = new Batch(tx, new Date(this.clock.now()), this.reader);
-      for (const p of pending) {
-        try {
-          outcomes.push(await apply(batch, p.op, this.clock));
-        } catch (e) {
-          if (!(e instanceof HttpError)) throw e;
-          outcomes.push(e);
+    let moved: [string, number, number][] = [];
+    let synced = false;
+    let done: Batch;
+    try {
+      done = await this.storage.transaction(async (tx) => {
+        const batch = new Batch(tx, new Date(this.clock.now()), this.reader);
+        for (const p of pending) {
+          try {
+            outcomes.push(await apply(batch, p.op, this.clock));
+          } catch (e) {
+            if (!(e instanceof HttpError)) throw e;
+            outcomes.push(e);
+          }
         }
-      }
-      await batch.finish();
-      return batch;
-    });
+        await batch.finish();
+        moved = batch.moved();
+        this.durable.begin(moved);
+        return batch;
+      });
+      synced = true;
+    } finally {
+      this.durable.end(moved, synced);
+    }
     pending.forEach((p, i) => {
       const o = outcomes[i]!;
       if (o instanceof HttpError) p.reject(o);
