@@ -214,8 +214,10 @@ export function streamRoutes(opts: StreamRouteOptions) {
     // A long-poll listens before it reads, so a commit between the two cannot go unnoticed.
     const stop = new AbortController();
     const waiting = live === "long-poll" && start >= row.tail && !row.closed ? streams.live.wait(row.id, streams.longPollMs, stop.signal) : null;
+    // The row was read before the wait began; a commit in between shows in a fresh read.
+    if (waiting) row = await streams.byId(row.id);
     let chunks = await streams.read(row, start);
-    if (waiting && !chunks.length) {
+    if (waiting && !chunks.length && !row.closed) {
       const woke = await waiting;
       if (woke === "timeout") return respond(204, { ...pollHeaders(row, start, cursor), "stream-up-to-date": "true" });
       row = woke && (woke.chunks[0]?.start ?? Infinity) <= start ? { ...row, tail: woke.tail, closed: woke.closed } : await streams.byId(row.id);

@@ -31,7 +31,9 @@ export function sseBody(streams: Streams, start: StreamRow, from: number, client
   let pos = from;
   let inbox: Chunk[] = [];
   let inboxBytes = 0;
-  let stale = false;
+  // The row was read before this subscription existed: look again once, so that a commit in
+  // between is not missed.
+  let stale = true;
   let greeted = false;
   let wake: (() => void) | null = null;
   const deadline = Date.now() + MAX_CONNECTION_MS;

@@ -69,8 +69,10 @@ export function pgStorage(db: PgDb): StreamStorage {
     putProducer: async (streamId, producerId, p, at) =>
       void (await q`INSERT INTO stream_producers (stream_id, producer_id, epoch, seq, updated_at) VALUES (${streamId}, ${producerId}, ${p.epoch}, ${p.seq}, ${at})
         ON CONFLICT (stream_id, producer_id) DO UPDATE SET epoch = excluded.epoch, seq = excluded.seq, updated_at = excluded.updated_at`),
-    addChunk: async (streamId, c) =>
-      void (await q`INSERT INTO stream_chunks (stream_id, start_pos, end_pos, data) VALUES (${streamId}, ${c.start}, ${c.end}, ${Buffer.from(c.data.buffer, c.data.byteOffset, c.data.byteLength)})`),
+    addChunks: async (chunks) => {
+      const rows = chunks.map((c) => ({ stream_id: c.streamId, start_pos: c.start, end_pos: c.end, data: Buffer.from(c.data.buffer, c.data.byteOffset, c.data.byteLength) }));
+      await q`INSERT INTO stream_chunks ${q(rows)}`;
+    },
     announce: async (streamId) => void (await q`SELECT pg_notify(${CHANNEL}, ${streamId})`),
   });
 

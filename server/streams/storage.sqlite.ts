@@ -108,7 +108,9 @@ export function sqliteStorage(db: SqliteDb): StreamStorage {
           remove: async (id) => void s.remove.run(id),
           producer: async (streamId, producerId) => s.producer.get(streamId, producerId),
           putProducer: async (streamId, producerId, p, at) => void s.putProducer.run(streamId, producerId, p.epoch, p.seq, at.getTime()),
-          addChunk: async (streamId, c) => void s.addChunk.run(streamId, c.start, c.end, c.data),
+          addChunks: async (chunks) => {
+            for (const c of chunks) s.addChunk.run(c.streamId, c.start, c.end, c.data);
+          },
           announce: async () => {},
         };
         return fn(tx);

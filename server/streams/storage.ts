@@ -46,7 +46,8 @@ export interface StreamTx {
   remove(id: string): Promise<void>;
   producer(streamId: string, producerId: string): Promise<ProducerState | null>;
   putProducer(streamId: string, producerId: string, state: ProducerState, at: Date): Promise<void>;
-  addChunk(streamId: string, chunk: Chunk): Promise<void>;
+  /** All of a batch's chunks, in one statement where the dialect allows. */
+  addChunks(chunks: (Chunk & { streamId: string })[]): Promise<void>;
   /** Tell other replicas that a stream changed, delivered when this transaction commits. */
   announce(streamId: string): Promise<void>;
 }

@@ -11,7 +11,7 @@ import * as offsets from "./offsets";
 import { state, type Clock } from "./state";
 import type { Reader } from "./reads";
 import type { News } from "./live";
-import type { ProducerState, StreamRow, StreamStorage, StreamTx } from "./storage";
+import type { Chunk, ProducerState, StreamRow, StreamStorage, StreamTx } from "./storage";
 
 export interface Outcome {
   status: number;
@@ -60,6 +60,8 @@ class Batch {
   private rows = new Map<string, StreamRow | null>();
   private byId = new Map<string, StreamRow>();
   private dirty = new Set<StreamRow>();
+  /** Written together at finish(): one statement for the batch on Postgres. */
+  private chunks: (Chunk & { streamId: string })[] = [];
   private producers = new Map<string, ProducerState | null>();
   private dirtyProducers = new Map<string, { streamId: string; producerId: string; p: ProducerState }>();
   /** Per stream changed: what its live readers are told after the commit (null: look again). */
@@ -73,8 +75,8 @@ class Batch {
     readonly reader: Reader,
   ) {}
 
-  /** Each locked stream's tail as this batch found it. */
-  readonly before = new Map<string, number>();
+  /** Each locked stream's tail and closed flag as this batch found them. */
+  readonly before = new Map<string, Visible>();
 
   async row(orgId: string, path: string): Promise<StreamRow | null> {
     const key = `${orgId}\0${path}`;
@@ -88,7 +90,7 @@ class Batch {
 
   private known(row: StreamRow): void {
     this.byId.set(row.id, row);
-    if (!this.before.has(row.id)) this.before.set(row.id, row.tail);
+    if (!this.before.has(row.id)) this.before.set(row.id, { tail: row.tail, closed: row.closed });
   }
 
   async rowById(id: string): Promise<StreamRow | null> {
@@ -123,9 +125,9 @@ class Batch {
     this.published.set(row.id, null);
   }
 
-  async append(row: StreamRow, data: Uint8Array): Promise<void> {
+  append(row: StreamRow, data: Uint8Array): void {
     const chunk = { start: row.tail, end: row.tail + data.byteLength, data };
-    await this.tx.addChunk(row.id, chunk);
+    this.chunks.push({ ...chunk, streamId: row.id });
     row.tail = chunk.end;
     this.changed(row);
     this.published.get(row.id)?.chunks.push(chunk);
@@ -143,17 +145,20 @@ class Batch {
     this.dirtyProducers.set(key, { streamId, producerId, p });
   }
 
-  /** Streams whose tail this batch moved: [id, tail before, tail after]. */
-  moved(): [string, number, number][] {
-    const out: [string, number, number][] = [];
+  /** Streams whose tail or closed flag this batch changed. */
+  moved(): Moved[] {
+    const out: Moved[] = [];
     for (const row of this.dirty) {
-      const before = this.before.get(row.id) ?? 0;
-      if (row.tail !== before) out.push([row.id, before, row.tail]);
+      const before = this.before.get(row.id) ?? { tail: 0, closed: false };
+      if (row.tail !== before.tail || row.closed !== before.closed) out.push({ id: row.id, before, after: { tail: row.tail, closed: row.closed } });
     }
     return out;
   }
 
   async finish(): Promise<void> {
+    // A stream removed later in the batch takes its chunks with it.
+    const chunks = this.chunks.filter((c) => this.byId.has(c.streamId));
+    if (chunks.length) await this.tx.addChunks(chunks);
     for (const row of this.dirty) {
       await this.tx.update(row);
       const news = this.published.get(row.id);
@@ -171,30 +176,41 @@ class Batch {
  * the tail from before the batch: nobody reads bytes that a power cut could still take back.
  */
 export class Durable {
-  private pending = new Map<string, { tail: number; batches: number }>();
+  private pending = new Map<string, Visible & { batches: number }>();
 
   cap(row: StreamRow): StreamRow {
     const p = this.pending.get(row.id);
-    return p && p.tail < row.tail ? { ...row, tail: p.tail } : row;
+    return p ? { ...row, tail: Math.min(row.tail, p.tail), closed: row.closed && p.closed } : row;
   }
 
-  begin(moved: [string, number, number][]): void {
-    for (const [id, before] of moved) {
-      const p = this.pending.get(id);
+  begin(moved: Moved[]): void {
+    for (const m of moved) {
+      const p = this.pending.get(m.id);
       if (p) p.batches += 1;
-      else this.pending.set(id, { tail: before, batches: 1 });
+      else this.pending.set(m.id, { ...m.before, batches: 1 });
     }
   }
 
-  /** Syncs finish in commit order, so the batch's own tails are now safe to show. */
-  end(moved: [string, number, number][], synced: boolean): void {
-    for (const [id, , after] of moved) {
-      const p = this.pending.get(id);
+  /** Syncs finish in commit order, so the batch's own state is now safe to show. */
+  end(moved: Moved[], synced: boolean): void {
+    for (const m of moved) {
+      const p = this.pending.get(m.id);
       if (!p) continue;
-      if (synced) p.tail = after;
-      if (--p.batches === 0) this.pending.delete(id);
+      if (synced) Object.assign(p, m.after);
+      if (--p.batches === 0) this.pending.delete(m.id);
     }
   }
+}
+
+interface Visible {
+  tail: number;
+  closed: boolean;
+}
+
+interface Moved {
+  id: string;
+  before: Visible;
+  after: Visible;
 }
 
 export class Writer {
@@ -244,7 +260,7 @@ export class Writer {
 
   private async run(pending: Pending[]): Promise<void> {
     const outcomes: (Outcome | HttpError)[] = [];
-    let moved: [string, number, number][] = [];
+    let moved: Moved[] = [];
     let synced = false;
     let done: Batch;
     try {
