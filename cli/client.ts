@@ -74,6 +74,8 @@ export interface Client {
   /** The credential headers, for WebSockets (which the same rules apply to). */
   headers: Record<string, string>;
   request(method: string, path: string, body?: unknown): Promise<Response>;
+  /** A request with a raw body and headers of its own (stream appends, live reads). */
+  send(method: string, path: string, init?: { headers?: Record<string, string>; body?: BodyInit; signal?: AbortSignal }): Promise<Response>;
   /** request() that throws ClientError unless the answer is 2xx, and parses JSON. */
   json<T>(method: string, path: string, body?: unknown): Promise<T>;
 }
@@ -84,22 +86,22 @@ export function client(flags: ParsedFlags): Client {
   const apiKey = flags["api-key"] as string | undefined;
   const session = logins.servers[server]?.sessionToken;
   const headers: Record<string, string> = apiKey ? { "x-api-key": apiKey } : session ? { authorization: `Bearer ${session}` } : {};
-  const request = async (method: string, path: string, body?: unknown) => {
+  const send: Client["send"] = async (method, path, init = {}) => {
     try {
-      return await fetch(server + path, {
-        method,
-        headers: { ...headers, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
+      return await fetch(server + path, { method, headers: { ...headers, ...init.headers }, body: init.body, signal: init.signal });
     } catch (e) {
+      if (init.signal?.aborted) throw e;
       throw new ClientError(`cannot reach warren at ${server}: ${(e as Error).message} — is \`warren serve\` running there?`);
     }
   };
+  const request = (method: string, path: string, body?: unknown) =>
+    send(method, path, body === undefined ? {} : { headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
   return {
     server,
     credential: apiKey ? "api-key" : session ? "session" : "none",
     headers,
     request,
+    send,
     async json<T>(method: string, path: string, body?: unknown): Promise<T> {
       const r = await request(method, path, body);
       if (r.ok) return (r.status === 204 ? undefined : await r.json()) as T;

@@ -38,18 +38,8 @@ function contentTypeOf(flags: Record<string, unknown>, command: string): string 
 const url = (path: string, query?: URLSearchParams) => `/v1/stream/${path.split("/").map(encodeURIComponent).join("/")}${query ? `?${query}` : ""}`;
 
 /** One protocol request with the client's server and credential. */
-async function send(c: Client, method: string, path: string, opts: { query?: URLSearchParams; headers?: Record<string, string>; body?: Uint8Array; signal?: AbortSignal } = {}): Promise<Response> {
-  try {
-    return await fetch(c.server + url(path, opts.query), {
-      method,
-      headers: { ...c.headers, ...opts.headers },
-      body: opts.body as BodyInit | undefined,
-      signal: opts.signal,
-    });
-  } catch (e) {
-    if (opts.signal?.aborted) throw e;
-    throw new ClientError(`cannot reach warren at ${c.server}: ${(e as Error).message} — is \`warren serve\` running there?`);
-  }
+function send(c: Client, method: string, path: string, opts: { query?: URLSearchParams; headers?: Record<string, string>; body?: Uint8Array; signal?: AbortSignal } = {}): Promise<Response> {
+  return c.send(method, url(path, opts.query), { headers: opts.headers, body: opts.body as BodyInit | undefined, signal: opts.signal });
 }
 
 /** A non-2xx answer, worded: a missing stream by name, the rest as the server put it. */
