@@ -44,7 +44,14 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   const app = createApp({ db, log, config, secret, auth, terminals, streams });
   // reusePort off: a second server on a taken port must fail, not silently share it.
   // development off: Elysia turns Bun's development mode on unless NODE_ENV=production.
-  app.listen({ hostname: config.host, port: config.port, maxRequestBodySize: MAX_REQUEST_BODY, reusePort: false, development: false });
+  try {
+    app.listen({ hostname: config.host, port: config.port, maxRequestBodySize: MAX_REQUEST_BODY, reusePort: false, development: false });
+  } catch (e) {
+    // Nothing may keep the process alive after a failed start (the Postgres LISTEN connection would).
+    await streams.stop();
+    await db.close();
+    throw e;
+  }
   const server = app.server!;
   const host = server.hostname!.includes(":") ? `[${server.hostname}]` : server.hostname;
   const url = `http://${host}:${server.port}`;

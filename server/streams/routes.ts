@@ -211,19 +211,11 @@ export function streamRoutes(opts: StreamRouteOptions) {
       return respond(200, headers, isJson(row.contentType) ? "[]" : "");
     }
 
-    // A long-poll listens before it reads, so a commit between the two cannot go unnoticed.
-    const stop = new AbortController();
-    const waiting = live === "long-poll" && start >= row.tail && !row.closed ? streams.live.wait(row.id, streams.longPollMs, stop.signal) : null;
-    // The row was read before the wait began; a commit in between shows in a fresh read.
-    if (waiting) row = await streams.byId(row.id);
-    let chunks = await streams.read(row, start);
-    if (waiting && !chunks.length && !row.closed) {
-      const woke = await waiting;
-      if (woke === "timeout") return respond(204, { ...pollHeaders(row, start, cursor), "stream-up-to-date": "true" });
-      row = woke && (woke.chunks[0]?.start ?? Infinity) <= start ? { ...row, tail: woke.tail, closed: woke.closed } : await streams.byId(row.id);
-      chunks = woke && (woke.chunks[0]?.start ?? Infinity) <= start ? woke.chunks.filter((c) => c.end > start) : await streams.read(row, start);
-      if (!chunks.length) return respond(204, { ...pollHeaders(row, start, cursor), "stream-up-to-date": "true" });
-    } else stop.abort();
+    let chunks: Chunk[];
+    if (live === "long-poll" && start >= row.tail && !row.closed) {
+      ({ row, chunks } = await poll(row, start));
+      if (!chunks.length && !row.closed) return respond(204, { ...pollHeaders(row, start, cursor), "stream-up-to-date": "true" });
+    } else chunks = await streams.read(row, start);
     if (!chunks.length && live === "long-poll" && row.closed && start >= row.tail) {
       return respond(204, { ...pollHeaders(row, start, cursor), "stream-up-to-date": "true" });
     }
@@ -248,6 +240,31 @@ export function streamRoutes(opts: StreamRouteOptions) {
     if (streaming) return respond(200, headers, catchUp(streams, row, chunks));
     const parts = chunks.map((c) => c.data);
     return respond(200, headers, (isJson(row.contentType) ? jsonArray(parts) : parts.length ? concat(parts) : "") as BodyInit);
+  }
+
+  /**
+   * A long-poll at the tail: waits until there are bytes after `start`, the stream is closed, or
+   * the long-poll time is up. It listens before it reads, so a commit between the two cannot go
+   * unnoticed, and a wake that brings nothing for it (another replica's notice, say) waits on.
+   */
+  async function poll(row: StreamRow, start: number): Promise<{ row: StreamRow; chunks: Chunk[] }> {
+    const deadline = Date.now() + streams.longPollMs;
+    for (;;) {
+      const stop = new AbortController();
+      const waiting = streams.live.wait(row.id, Math.max(0, deadline - Date.now()), stop.signal);
+      row = await streams.byId(row.id);
+      const chunks = await streams.read(row, start);
+      if (chunks.length || row.closed) {
+        stop.abort();
+        return { row, chunks };
+      }
+      const woke = await waiting;
+      if (woke === "timeout") return { row, chunks: [] };
+      if (woke && (woke.chunks[0]?.start ?? Infinity) <= start) {
+        const fresh = woke.chunks.filter((c) => c.end > start);
+        if (fresh.length || woke.closed) return { row: { ...row, tail: woke.tail, closed: woke.closed }, chunks: fresh };
+      }
+    }
   }
 
   const handler = (ctx: Parameters<typeof handle>[0]) => handle(ctx);

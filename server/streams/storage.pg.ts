@@ -3,10 +3,13 @@
 // stream across replicas; pg_notify inside it tells the other replicas' live readers after
 // the commit, and only if there is one.
 import type { SQL } from "bun";
+import { randomBytes } from "node:crypto";
 import type { PgDb } from "../db";
 import type { Chunk, ProducerState, StreamRow, StreamStorage, StreamTx } from "./storage";
 
 const CHANNEL = "warren_streams";
+/** Names this process in its notices ("<replica>:<stream id>"). */
+const REPLICA = randomBytes(6).toString("base64url");
 
 type RawRow = Record<string, unknown>;
 
@@ -73,7 +76,7 @@ export function pgStorage(db: PgDb): StreamStorage {
       const rows = chunks.map((c) => ({ stream_id: c.streamId, start_pos: c.start, end_pos: c.end, data: Buffer.from(c.data.buffer, c.data.byteOffset, c.data.byteLength) }));
       await q`INSERT INTO stream_chunks ${q(rows)}`;
     },
-    announce: async (streamId) => void (await q`SELECT pg_notify(${CHANNEL}, ${streamId})`),
+    announce: async (streamId) => void (await q`SELECT pg_notify(${CHANNEL}, ${`${REPLICA}:${streamId}`})`),
   });
 
   return {
@@ -94,7 +97,11 @@ export function pgStorage(db: PgDb): StreamStorage {
       if (ids.length) await sql`UPDATE streams SET accessed_at = GREATEST(accessed_at, ${at}) WHERE id IN ${sql(ids)}`;
     },
     async listen(onChange) {
-      const sub = await sql.listen(CHANNEL, (payload) => onChange(payload));
+      const sub = await sql.listen(CHANNEL, (payload) => {
+        // Our own notices: this replica's readers were told at commit, with the data.
+        const at = payload.indexOf(":");
+        if (payload.slice(0, at) !== REPLICA) onChange(payload.slice(at + 1));
+      });
       return () => sub.unlisten();
     },
   };
