@@ -89,6 +89,23 @@ describe("one server", () => {
     expect((await asSession("org_nobody")).status).toBe(403);
   });
 
+  test("rules 1, 3, 9: a host JWT reads its key's org's streams; a revoked key is 401 on streams at once", async () => {
+    await t.s("jwt-visible", { method: "PUT", headers: text, body: "for the key's org" });
+    const { token } = await json<{ token: string }>(fetch(`${t.server.url}/api/auth/token`, { headers: { "x-api-key": t.key } }));
+    const viaJwt = await fetch(`${t.server.url}/v1/stream/jwt-visible`, { headers: { authorization: `Bearer ${token}` } });
+    expect(viaJwt.status).toBe(200);
+    expect(await viaJwt.text()).toBe("for the key's org");
+
+    const owner = api(t.server, t.session);
+    const doomed = await apiKey(t.server, t.session, "doomed");
+    const asDoomed = () => fetch(`${t.server.url}/v1/stream/jwt-visible`, { headers: { authorization: `Bearer ${doomed}` } });
+    expect((await asDoomed()).status).toBe(200);
+    const { keys } = await json<{ keys: { id: string; name: string }[] }>(owner("GET", "/api/api-keys"));
+    const id = keys.find((k) => k.name === "doomed")!.id;
+    expect((await owner("DELETE", `/api/api-keys/${id}`)).status).toBeLessThan(300);
+    expect((await asDoomed()).status).toBe(401);
+  });
+
   test("bad input gets a 4xx that says what is wrong", async () => {
     await t.s("bad", { method: "PUT", headers: text });
     const cases: [RequestInit & { path?: string }, number, string][] = [
