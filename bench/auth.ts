@@ -15,7 +15,7 @@ const { values } = parseArgs({
 const o = { seconds: Number(values.seconds), rounds: Number(values.rounds), connections: Number(values.connections) };
 
 const dataDir = mkdtempSync(join(tmpdir(), "warren-bench-"));
-const warren = await start([process.execPath, "cli/main.ts", "serve", "--port", "0", "--data-dir", dataDir, "--log-file", join(dataDir, "log.jsonl")]);
+const warren = await start([process.execPath, "cli/main.ts", "serve", "--port", "0", "--data-dir", dataDir, "--log-file", join(dataDir, "log.jsonl")], { pairing: true });
 const { session: sessionToken, key } = await ownerCredentials(warren);
 const url = `${warren.url}/api/auth/session`;
 const asOwner = { authorization: `Bearer ${sessionToken}` };

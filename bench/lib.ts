@@ -17,11 +17,12 @@ export interface Started {
   printed: string;
 }
 
-export async function start(cmd: string[]): Promise<Started> {
+/** `pairing`: a fresh server; wait for the owner's pairing link too (it may follow the listening line). */
+export async function start(cmd: string[], o: { pairing?: boolean } = {}): Promise<Started> {
   const proc = Bun.spawn(onCore(0, cmd), { cwd: ROOT, stdout: "pipe", stderr: "ignore" });
   const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
   let text = "";
-  while (!/listening on (\S+)[^]*\n/.test(text) || (text.includes("first start") && !/#token=\S+\n/.test(text))) {
+  while (!/listening on (\S+)[^]*\n/.test(text) || ((o.pairing || text.includes("first start")) && !/#token=\S+\n/.test(text))) {
     const { value, done } = await reader.read();
     if (done) throw new Error(`${cmd.join(" ")} exited: ${text}`);
     text += new TextDecoder().decode(value);
