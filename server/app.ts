@@ -10,7 +10,8 @@ import { methodsAtFactory } from "./http/routes";
 import { health } from "./health";
 import { apiKeyRoutes, authRoutes, orgRoutes, type Auth } from "./auth";
 import { web } from "./web";
-import { terminalRoutes, type Terminals } from "./terminals";
+import { terminalRoutes } from "./terminals";
+import { relayConnect, type Directory, type Hub } from "./relay";
 
 export interface AppContext {
   db: Db;
@@ -18,7 +19,8 @@ export interface AppContext {
   config: ServeConfig;
   secret: Buffer;
   auth: Auth;
-  terminals: Terminals;
+  hosts: Directory;
+  hub: Hub;
 }
 
 export function createApp(ctx: AppContext) {
@@ -30,7 +32,8 @@ export function createApp(ctx: AppContext) {
     .use(authRoutes(ctx.auth))
     .use(orgRoutes(ctx.auth))
     .use(apiKeyRoutes(ctx.auth))
-    .use(terminalRoutes(ctx.auth, ctx.terminals))
+    .use(relayConnect(ctx.auth, ctx.hub))
+    .use(terminalRoutes(ctx.auth, ctx.hosts))
     .use(web());
   const methodsAt = methodsAtFactory(() => app.routes);
   return app;

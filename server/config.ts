@@ -25,6 +25,8 @@ export interface ServeConfig {
   /** Terminals on the server machine itself (SPEC §5): on under loopback, opt-in under remote. */
   localHost: boolean;
   terminalIdleMs: number;
+  /** How often the relay pings each host; three missed answers drop it (SPEC §4: 15 s). */
+  relayHeartbeatMs: number;
 }
 
 export interface ServeInput {
@@ -41,6 +43,7 @@ export interface ServeInput {
   trustedProxies?: string[];
   localHost?: boolean;
   terminalIdle?: string;
+  relayHeartbeat?: string;
 }
 
 /** A flag value that cannot be used; the CLI prints it as a usage error (exit 2). */
@@ -74,6 +77,7 @@ export function resolveServeConfig(input: ServeInput): ServeConfig {
     trustedProxies: (input.trustedProxies ?? []).map(parseIp),
     localHost: policy === "loopback" || (input.localHost ?? false),
     terminalIdleMs: parseDuration(input.terminalIdle ?? "1h", "--terminal-idle", 1000, 30 * 86_400_000),
+    relayHeartbeatMs: parseDuration(input.relayHeartbeat ?? "15s", "--relay-heartbeat", 100, 300_000),
   };
 }
 

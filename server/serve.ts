@@ -7,7 +7,7 @@ import { createLogger } from "./log";
 import type { ServeConfig } from "./config";
 import { bootstrapOwner, createAuth } from "./auth";
 import { bunTerminal, DEFAULTS, TerminalService } from "../pty";
-import type { Terminals } from "./terminals";
+import { createRelay, type LocalHost } from "./relay";
 
 export const DRAIN_MS = 10_000;
 /** Hard ceiling for any request body; routes apply their own, smaller limits. */
@@ -34,12 +34,13 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   const auth = await createAuth(db, config, secret);
   const firstPairing = await bootstrapOwner(auth.store, config.bootstrapToken);
   let localOrg: string | null = null;
-  const terminals: Terminals = {
+  const local: LocalHost = {
     service: new TerminalService(bunTerminal, { ...DEFAULTS, idleMs: config.terminalIdleMs }),
     enabled: config.localHost,
     orgId: async () => (localOrg ??= await auth.store.firstOrgId()),
   };
-  const app = createApp({ db, log, config, secret, auth, terminals });
+  const { hub, directory } = createRelay(db, log, local, config.relayHeartbeatMs);
+  const app = createApp({ db, log, config, secret, auth, hosts: directory, hub });
   // reusePort off: a second server on a taken port must fail, not silently share it.
   // development off: Elysia turns Bun's development mode on unless NODE_ENV=production.
   app.listen({ hostname: config.host, port: config.port, maxRequestBodySize: MAX_REQUEST_BODY, reusePort: false, development: false });
@@ -62,8 +63,10 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   const stop = () =>
     (stopping ??= (async () => {
       clearInterval(sweep);
-      // WebSockets would hold the drain open: attached clients are told to come back (1001).
-      terminals.service.shutdown();
+      // WebSockets would hold the drain open: attached clients are told to come back (1001),
+      // and hosts to reconnect (GOAWAY) — to another replica, or to this one once restarted.
+      local.service.shutdown();
+      hub.shutdown();
       let timer: ReturnType<typeof setTimeout> | undefined;
       const drained = await Promise.race([
         server.stop(false).then(() => true),

@@ -19,6 +19,7 @@ export const serve: Command = {
       "trusted-proxy": { type: "list", value: "ip", env: "WARREN_TRUSTED_PROXY", help: "A reverse proxy whose X-Forwarded-For is believed; repeatable (env: comma-separated)" },
       "local-host": { type: "boolean", env: "WARREN_LOCAL_HOST", help: "Offer terminals on this machine under the remote policy too (always on under loopback)" },
       "terminal-idle": { type: "string", value: "duration", env: "WARREN_TERMINAL_IDLE", default: "1h", help: "End a terminal nobody has been attached to for this long" },
+      "relay-heartbeat": { type: "string", value: "duration", env: "WARREN_RELAY_HEARTBEAT", default: "15s", help: "How often hosts are pinged; three missed answers drop one" },
       "log-file": { type: "string", value: "path", env: "WARREN_LOG_FILE", help: "Append JSON log lines here instead of stderr" },
     },
     details: `Prints "warren listening on <url>" on stdout once it serves. SIGTERM or Ctrl-C stops it
@@ -45,6 +46,7 @@ Examples:
       trustedProxies: flags["trusted-proxy"] as string[] | undefined,
       localHost: flags["local-host"] as boolean | undefined,
       terminalIdle: flags["terminal-idle"] as string | undefined,
+      relayHeartbeat: flags["relay-heartbeat"] as string | undefined,
     });
     let server;
     try {

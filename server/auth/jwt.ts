@@ -20,6 +20,8 @@ const RELOAD_MS = 5_000;
 export interface Claims {
   sub: string;
   orgs: string[];
+  /** Set on host JWTs (`GET /api/auth/token?host=<name>`): the host name, in exactly one org. */
+  hid?: string;
   /** Seconds since the epoch (set on verified tokens). */
   exp?: number;
 }
@@ -68,7 +70,7 @@ export class Jwts {
     const key = this.keys.find((k) => !k.retiredAt && k.sign);
     if (!key?.sign) throw new Error("no signing key: the database has none this server can decrypt");
     const iat = Math.floor(now / 1000);
-    const token = await new SignJWT({ orgs: claims.orgs })
+    const token = await new SignJWT(claims.hid === undefined ? { orgs: claims.orgs } : { orgs: claims.orgs, hid: claims.hid })
       .setProtectedHeader({ alg: ALG, kid: key.kid, typ: "JWT" })
       .setSubject(claims.sub)
       .setIssuer(this.issuer())
@@ -141,6 +143,8 @@ export class Jwts {
 
 function claimsOf(p: JWTPayload): Claims | null {
   const orgs = (p as { orgs?: unknown }).orgs;
+  const hid = (p as { hid?: unknown }).hid;
   if (typeof p.sub !== "string" || !Array.isArray(orgs) || !orgs.every((o) => typeof o === "string")) return null;
-  return { sub: p.sub, orgs: orgs as string[], exp: p.exp };
+  if (hid !== undefined && (typeof hid !== "string" || orgs.length !== 1)) return null;
+  return { sub: p.sub, orgs: orgs as string[], exp: p.exp, ...(hid === undefined ? {} : { hid }) };
 }
