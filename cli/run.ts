@@ -8,11 +8,12 @@ import { check, login, logout } from "./commands/auth";
 import { create as apikeyCreate, list as apikeyList, revoke as apikeyRevoke } from "./commands/apikey";
 import { rotate } from "./commands/keys";
 import { termAttach, termKill, termLs, termNew } from "./commands/term";
+import { hostStart, hostStatus, hostStop } from "./commands/host";
 import { pair } from "./commands/pair";
 import { serve } from "./commands/serve";
 import { version, VERSION } from "./commands/version";
 
-const commands: Command[] = [serve, pair, login, check, logout, apikeyCreate, apikeyList, apikeyRevoke, termNew, termLs, termAttach, termKill, rotate, version];
+const commands: Command[] = [serve, pair, login, check, logout, apikeyCreate, apikeyList, apikeyRevoke, hostStart, hostStatus, hostStop, termNew, termLs, termAttach, termKill, rotate, version];
 
 function topHelp(): string {
   const width = Math.max(...commands.map((c) => c.spec.name.length)) + 3;

@@ -2,6 +2,8 @@
 // and by the host agent. One WebSocket binary message is one frame: [type u8][streamId u32 BE]
 // [payload]. The WebSocket already delimits messages, so frames carry no length field.
 // Stream 0 is the connection itself (HELLO, PING/PONG, TOKEN, GOAWAY).
+// The caller in an OPEN is who the server resolved: the host never sees a client's credential.
+import type { Caller } from "../pty/host";
 
 export const FRAME = {
   /** Opens a stream; payload = JSON Open. */
@@ -27,6 +29,10 @@ export const FRAME = {
 } as const;
 export type FrameType = (typeof FRAME)[keyof typeof FRAME];
 
+/** Host names: what a person types after --host; "local" is the server's own host. */
+export const HOST_NAME = /^(?!local$)[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+export const HOST_NAME_RULE = 'a host name is 1–63 letters, digits, ".", "_" or "-", starting with a letter or digit, and not "local"';
+
 /** Fairness: no stream holds the socket for longer than one frame of this size. */
 export const MAX_DATA = 64 * 1024;
 /** Per-stream credit in each direction. */
@@ -42,11 +48,6 @@ export const RST_CODE = {
   CLOSED: 3,
 } as const;
 
-/** Who is asking, as the server resolved it: the host never sees the client's credential. */
-export interface Caller {
-  userId: string;
-  orgId: string;
-}
 
 export type Open =
   /** A terminal API call (list/get/create/kill) answered by HEAD {status, body}. */

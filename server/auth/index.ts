@@ -11,7 +11,7 @@ import { Resolver } from "./resolver";
 import { authStore } from "./store";
 
 export { authenticated, requireSession, upgradePrincipal, type Auth } from "./authn";
-export { authRoutes, HOST_NAME, HOST_NAME_RULE } from "./routes";
+export { authRoutes } from "./routes";
 export { apiKeyRoutes } from "./api-keys";
 export { Jwts } from "./jwt";
 export { orgRoutes } from "./orgs";

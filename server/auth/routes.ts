@@ -7,12 +7,11 @@ import { clearedCookie, sessionCookie } from "./cookies";
 import { mintPairing, pairingUrl, PAIRING_TTL_SECONDS } from "./pairing";
 import type { Principal } from "./principal";
 import { SESSION_DAYS } from "./resolver";
+import { HOST_NAME, HOST_NAME_RULE } from "../../relay/codec";
 import { hashToken, looksLikePairingToken, newId, newSessionToken, newTicket } from "./tokens";
 
 const DAY = 86_400_000;
-/** Host names: what a person would type after --host; "local" is the server's own host. */
-export const HOST_NAME = /^(?!local$)[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
-export const HOST_NAME_RULE = 'a host name is 1–63 letters, digits, ".", "_" or "-", starting with a letter or digit, and not "local"';
+
 const TICKET_TTL_MS = 30_000;
 const roleSchema = z.enum(["owner", "admin", "member"]);
 
