@@ -11,7 +11,7 @@ import { health } from "./health";
 import { apiKeyRoutes, authRoutes, orgRoutes, type Auth } from "./auth";
 import { web } from "./web";
 import { terminalRoutes } from "./terminals";
-import { relayConnect, type Directory, type Hub } from "./relay";
+import { portRoutes, relayConnect, type Directory, type Hub } from "./relay";
 
 export interface AppContext {
   db: Db;
@@ -27,6 +27,8 @@ export function createApp(ctx: AppContext) {
   const app = new Elysia()
     .use(accessLog(ctx.log))
     .use(errors({ log: ctx.log, methodsAt: (path) => methodsAt(path) }))
+    // Before the body parser: proxied bodies stream to the host untouched, whatever their type.
+    .use(portRoutes(ctx.auth, ctx.hosts))
     .use(bodyLimit())
     .use(health(ctx.db))
     .use(authRoutes(ctx.auth))

@@ -8,6 +8,7 @@ import type { Principal } from "../auth";
 import { serviceHost, type TerminalHost } from "../../pty/host";
 import type { TerminalService } from "../../pty";
 import { remoteHost } from "../../relay/remote-host";
+import type { Mux } from "../../relay/mux";
 import type { Hub } from "./hub";
 import type { HostRow, HostStore } from "./store";
 
@@ -35,6 +36,8 @@ export interface FoundHost {
   entry: HostEntry;
   orgId: string;
   terminals: TerminalHost;
+  /** A remote host's relay connection, for streams other than terminals (exposed ports). */
+  mux?: () => Mux | null;
 }
 
 export class Directory {
@@ -65,7 +68,8 @@ export class Directory {
       if (row && p.roles[row.orgId]) {
         const entry = this.entry(row);
         if (!entry.online) throw new HttpError(503, "host_offline", `host ${row.name} is not connected (last seen ${entry.lastSeen}); start it with: warren host start`);
-        return { entry, orgId: row.orgId, terminals: remoteHost(() => this.hub.link(row.id)?.mux ?? null, () => this.hub.stopping) };
+        const mux = () => this.hub.link(row.id)?.mux ?? null;
+        return { entry, orgId: row.orgId, terminals: remoteHost(mux, () => this.hub.stopping), mux };
       }
     }
     throw new HttpError(404, "not_found", "no such host");

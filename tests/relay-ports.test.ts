@@ -1,0 +1,108 @@
+// HTTP to a host's exposed ports through the relay: a real server, a real agent in the
+// foreground (`warren host start --expose`), and a real origin server on the host's loopback.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { api, AS_PROXY, issued, json, ownerSession, pairingLink, sessionFrom } from "./auth-helpers";
+import { cleanup, DIALECT, spawnWarren, startServer, tempDir, type Proc, type TestServer } from "./harness";
+
+afterAll(cleanup);
+
+function pattern(n: number): Uint8Array<ArrayBuffer> {
+  const b = new Uint8Array(new ArrayBuffer(n));
+  for (let i = 0; i < n; i++) b[i] = (i * 7 + (i >> 11)) & 0xff;
+  return b;
+}
+
+describe(`exposed ports through the relay (${DIALECT})`, () => {
+  let s: TestServer;
+  let owner = "";
+  let agent: Proc;
+  let hostId = "";
+  const seen: Record<string, string>[] = [];
+  const origin = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    async fetch(req) {
+      const u = new URL(req.url);
+      seen.push(Object.fromEntries(req.headers as unknown as Iterable<[string, string]>));
+      if (u.pathname === "/hello") return new Response(`hello ${u.search}`, { headers: { "x-origin": "yes" }, status: 201 });
+      if (u.pathname === "/big") return new Response(pattern(Number(u.searchParams.get("n"))));
+      if (u.pathname === "/echo") return new Response(await req.arrayBuffer());
+      return new Response("nope", { status: 404 });
+    },
+  });
+  const closedPort = (() => {
+    const l = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    const p = l.port;
+    l.stop(true);
+    return p;
+  })();
+
+  beforeAll(async () => {
+    s = await startServer({ args: AS_PROXY });
+    await s.waitFor(/\/pair#token=/);
+    owner = await ownerSession(s);
+    const org = (await json<{ activeOrganizationId: string }>(api(s, owner)("GET", "/api/auth/session"))).activeOrganizationId;
+    const key = (await json<{ key: string }>(api(s, owner)("POST", "/api/api-keys", { name: "box", organizationId: org }))).key;
+    issued.push(key);
+    const home = tempDir("warren-host-");
+    agent = spawnWarren(["host", "start", "--server", s.url, "--name", "web", "--expose", String(origin.port), "--expose", String(closedPort)], {
+      env: { WARREN_HOME: home, HOME: home, WARREN_API_KEY: key },
+    });
+    await agent.waitFor(/connected: web/);
+    hostId = (await json<{ hosts: { id: string; name: string }[] }>(api(s, owner)("GET", "/api/hosts"))).hosts.find((h) => h.name === "web")!.id;
+  });
+  afterAll(async () => {
+    agent.proc.kill("SIGTERM");
+    expect(await agent.exited).toBe(0);
+    await s.stop();
+    origin.stop(true);
+  });
+
+  const viaRelay = (path: string, init: RequestInit = {}, token: string | null = owner) =>
+    fetch(`${s.url}/api/hosts/${hostId}/ports/${origin.port}${path}`, { ...init, headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(init.headers as Record<string, string>) } });
+
+  test("a GET reaches the origin with its path and query; status, headers and body come back", async () => {
+    const r = await viaRelay("/hello?a=1&b=two");
+    expect(r.status).toBe(201);
+    expect(r.headers.get("x-origin")).toBe("yes");
+    expect(await r.text()).toBe("hello ?a=1&b=two");
+  });
+
+  test("the origin never sees the client's credential or cookie", async () => {
+    seen.length = 0;
+    await (await viaRelay("/hello", { headers: { cookie: "warren_session=secret", "x-api-key": "sk_live_nope", "x-custom": "kept" } })).text();
+    const h = seen.at(-1)!;
+    expect(h["x-custom"]).toBe("kept");
+    expect(h.authorization).toBeUndefined();
+    expect(h.cookie).toBeUndefined();
+    expect(h["x-api-key"]).toBeUndefined();
+  });
+
+  test("bodies stream both ways intact: 3 MB up and back, 40 MB down", async () => {
+    const up = pattern(3 * 1024 * 1024);
+    const echoed = new Uint8Array(await (await viaRelay("/echo", { method: "POST", body: up, headers: { "content-type": "application/octet-stream" } })).arrayBuffer());
+    expect(Buffer.from(echoed).equals(Buffer.from(up))).toBe(true);
+    const n = 40 * 1024 * 1024;
+    const down = new Uint8Array(await (await viaRelay(`/big?n=${n}`)).arrayBuffer());
+    expect(down.length).toBe(n);
+    expect(Buffer.from(down).equals(Buffer.from(pattern(n)))).toBe(true);
+  });
+
+  test("a port the host does not expose is 404; an exposed port with nothing listening is 502", async () => {
+    const notExposed = await fetch(`${s.url}/api/hosts/${hostId}/ports/${origin.port! + 1}/hello`, { headers: { authorization: `Bearer ${owner}` } });
+    expect(notExposed.status).toBe(404);
+    expect(((await notExposed.json()) as { error: { code: string } }).error.code).toBe("port_not_exposed");
+    const dead = await fetch(`${s.url}/api/hosts/${hostId}/ports/${closedPort}/`, { headers: { authorization: `Bearer ${owner}` } });
+    expect(dead.status).toBe(502);
+    expect(((await dead.json()) as { error: { message: string } }).error.message).toContain(`nothing answered on port ${closedPort}`);
+  });
+
+  test("no credential is 401; another organization gets 404; the local host exposes nothing", async () => {
+    expect((await viaRelay("/hello", {}, null)).status).toBe(401);
+    const orgB = (await json<{ id: string }>(api(s, owner)("POST", "/api/orgs", { name: "B", slug: "org-b" }))).id;
+    const b = await sessionFrom(s, await pairingLink(s, owner, { invite: { email: "b@example.com", organizationId: orgB, role: "owner" } }));
+    expect((await viaRelay("/hello", {}, b)).status).toBe(404);
+    const local = await fetch(`${s.url}/api/hosts/local/ports/${origin.port}/hello`, { headers: { authorization: `Bearer ${owner}` } });
+    expect(local.status).toBe(404);
+  });
+});
