@@ -27,6 +27,8 @@ export interface ServeConfig {
   terminalIdleMs: number;
   /** How often the relay pings each host; three missed answers drop it (SPEC §4: 15 s). */
   relayHeartbeatMs: number;
+  /** Lifetime of the JWTs this server signs (SPEC §2.2: 15 minutes; shorter for tests and drills). */
+  jwtLifetimeMs: number;
 }
 
 export interface ServeInput {
@@ -44,6 +46,7 @@ export interface ServeInput {
   localHost?: boolean;
   terminalIdle?: string;
   relayHeartbeat?: string;
+  jwtLifetime?: string;
 }
 
 /** A flag value that cannot be used; the CLI prints it as a usage error (exit 2). */
@@ -78,6 +81,7 @@ export function resolveServeConfig(input: ServeInput): ServeConfig {
     localHost: policy === "loopback" || (input.localHost ?? false),
     terminalIdleMs: parseDuration(input.terminalIdle ?? "1h", "--terminal-idle", 1000, 30 * 86_400_000),
     relayHeartbeatMs: parseDuration(input.relayHeartbeat ?? "15s", "--relay-heartbeat", 100, 300_000),
+    jwtLifetimeMs: parseDuration(input.jwtLifetime ?? "15m", "--jwt-lifetime", 2_000, 15 * 60_000),
   };
 }
 

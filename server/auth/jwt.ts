@@ -44,6 +44,8 @@ export class Jwts {
     secret: Buffer,
     /** Read at use: the issuer is the public URL, known for sure only once the server listens. */
     private issuer: () => string,
+    /** How long tokens this process signs last; at most JWT_LIFETIME_S, which bounds key retirement. */
+    private lifetimeS = JWT_LIFETIME_S,
   ) {
     this.sealKey = Buffer.from(hkdfSync("sha256", secret, Buffer.alloc(0), "warren jwt signing keys v1", 32));
   }
@@ -76,9 +78,9 @@ export class Jwts {
       .setIssuer(this.issuer())
       .setAudience(AUDIENCE)
       .setIssuedAt(iat)
-      .setExpirationTime(iat + JWT_LIFETIME_S)
+      .setExpirationTime(iat + this.lifetimeS)
       .sign(key.sign);
-    return { token, expiresAt: new Date((iat + JWT_LIFETIME_S) * 1000) };
+    return { token, expiresAt: new Date((iat + this.lifetimeS) * 1000) };
   }
 
   /** The claims of a valid token, or null — for any reason, never an exception. */

@@ -123,9 +123,10 @@ export class Hub {
     }
   }
 
-  /** Checks a refreshed token for `link` (the caller verified it through the resolver). */
+  /** A refreshed token for `link`, already verified through the resolver by the caller. */
   refreshed(link: HostLink, expiresAt: Date): void {
     if (expiresAt > link.expiresAt) link.expiresAt = expiresAt;
+    this.log.info("host token refreshed", { host: link.id, epoch: link.epoch, until: link.expiresAt.toISOString() });
   }
 
   private control(link: HostLink, type: number, payload: Uint8Array): void {
