@@ -80,10 +80,14 @@ export interface Frame {
 const te = new TextEncoder();
 const td = new TextDecoder();
 
-export function encode(type: FrameType, stream: number, payload: Uint8Array = EMPTY): Uint8Array {
-  const out = new Uint8Array(HEADER + payload.length);
+/**
+ * `into` lets a sender reuse one buffer for every frame: both WebSocket sends copy the message
+ * before returning, and a fresh 64 KiB allocation per frame cost more than the copy itself.
+ */
+export function encode(type: FrameType, stream: number, payload: Uint8Array = EMPTY, into?: Uint8Array): Uint8Array {
+  const out = into && into.length >= HEADER + payload.length ? into.subarray(0, HEADER + payload.length) : new Uint8Array(HEADER + payload.length);
   out[0] = type;
-  new DataView(out.buffer).setUint32(1, stream);
+  new DataView(out.buffer, out.byteOffset).setUint32(1, stream);
   out.set(payload, HEADER);
   return out;
 }

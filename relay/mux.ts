@@ -4,9 +4,10 @@
 // consumer stops its own stream after one window and costs at most one window of memory, while
 // every other stream keeps flowing. Streams with data and credit take turns, one frame each, and
 // nothing is written while the socket itself is backed up.
-import { decode, encode, encodeJson, encodeU32, FRAME, INITIAL_WINDOW, json, MAX_DATA, MessageReader, messagePieces, RST_CODE, u32, type Frame, type Head, type Message, type Open } from "./codec";
+import { decode, encode, HEADER, encodeJson, encodeU32, FRAME, INITIAL_WINDOW, json, MAX_DATA, MessageReader, messagePieces, RST_CODE, u32, type Frame, type Head, type Message, type Open } from "./codec";
 
 export interface Transport {
+  /** Must be done with `frame` when it returns (WebSocket sends copy): DATA frames share a buffer. */
   send(frame: Uint8Array): void;
   /** Bytes the socket has accepted but not yet written out. */
   buffered(): number;
@@ -27,8 +28,11 @@ export interface MuxOptions {
 
 /** Stop handing frames to the socket while this much is waiting in it. */
 const SOCKET_HIGH_WATER = 4 * 1024 * 1024;
-/** Return credit in batches once this much has been consumed (or the reader caught up). */
-const CREDIT_BATCH = 64 * 1024;
+/**
+ * Credit goes back in batches of a quarter window: fewer WINDOW frames, and never a stall — with
+ * less than a quarter window held back, the sender still has room for a whole frame.
+ */
+const CREDIT_BATCH_FRACTION = 4;
 
 export class RelayError extends Error {
   constructor(
@@ -65,11 +69,14 @@ export class Stream {
   readonly closed: Promise<void>;
   private markClosed!: () => void;
 
+  private batch: number;
+
   constructor(
     private mux: Mux,
     readonly id: number,
     window: number,
   ) {
+    this.batch = Math.min(window / CREDIT_BATCH_FRACTION, window - MAX_DATA);
     this.credit = window;
     this.recvCredit = window;
     this.head = new Promise((resolve, reject) => (this.settleHead = { resolve, reject }));
@@ -155,7 +162,7 @@ export class Stream {
       this.outq.shift();
       this.credit -= piece.bytes.length;
       piece.done?.();
-      return encode(FRAME.DATA, this.id, piece.bytes);
+      return encode(FRAME.DATA, this.id, piece.bytes, this.mux.scratch);
     }
     if (this.finQueued && !this.finSent) {
       this.finSent = true;
@@ -215,7 +222,7 @@ export class Stream {
 
   private giveCredit(n: number): void {
     this.toReturn += n;
-    if (this.toReturn >= CREDIT_BATCH || this.inq.length === 0) {
+    if (this.toReturn >= this.batch) {
       if (this.resetCode === null && !this.finReceived) this.mux.sendNow(encodeU32(FRAME.WINDOW, this.id, this.toReturn));
       this.recvCredit += this.toReturn;
       this.toReturn = 0;
@@ -248,6 +255,8 @@ export class Mux {
   private dead = false;
   readonly window: number;
   private maxStreams: number;
+  /** DATA frames are built here and sent at once (the transport copies them). */
+  readonly scratch = new Uint8Array(HEADER + MAX_DATA);
 
   constructor(
     private transport: Transport,

@@ -100,7 +100,7 @@ async function http(h: HostServing, s: Stream, o: Extract<Open, { kind: "http" }
     ? new ReadableStream<Uint8Array>({
         async pull(c) {
           const chunk = await s.read();
-          if (chunk) c.enqueue(new Uint8Array(chunk));
+          if (chunk) c.enqueue(chunk);
           else c.close();
         },
       }, { highWaterMark: 0 })

@@ -15,18 +15,22 @@ const DROP = new Set(["authorization", "cookie", "x-api-key", "x-warren-org", "h
 const PATH = /^\/api\/hosts\/[^/]+\/ports\/[^/]+(\/.*)?$/;
 
 function body(s: Stream): ReadableStream<Uint8Array> {
-  // One chunk per pull, so credit goes back only as fast as the client takes the bytes.
-  return new ReadableStream(
-    {
-      async pull(c) {
-        const chunk = await s.read();
-        if (chunk) c.enqueue(new Uint8Array(chunk));
-        else c.close();
-      },
-      cancel: () => s.reset(),
+  // Bun's direct stream: each chunk goes straight to the socket's buffer, and write() returns a
+  // promise when that buffer is full — so the next read (and the credit it returns) waits for it.
+  const source: Bun.DirectUnderlyingSource<Uint8Array> = {
+    type: "direct",
+    async pull(c) {
+      for (let chunk = await s.read(); chunk; chunk = await s.read()) {
+        const written = c.write(chunk);
+        if (written instanceof Promise) await written;
+      }
+      c.close();
     },
-    { highWaterMark: 0 },
-  );
+    cancel: () => s.reset(),
+  };
+  // With lib.dom loaded, the global ReadableStream's type lacks Bun's "direct" overload.
+  const DirectStream = ReadableStream as unknown as new (source: Bun.DirectUnderlyingSource<Uint8Array>) => ReadableStream<Uint8Array>;
+  return new DirectStream(source);
 }
 
 export const portRoutes = (auth: Auth, hosts: Directory) =>
