@@ -29,6 +29,8 @@ export interface ServeConfig {
   relayHeartbeatMs: number;
   /** Lifetime of the JWTs this server signs (SPEC §2.2: 15 minutes; shorter for tests and drills). */
   jwtLifetimeMs: number;
+  /** How other replicas on the same database reach this one (relay forwarding); default: its address. */
+  replicaUrl?: string;
 }
 
 export interface ServeInput {
@@ -47,6 +49,7 @@ export interface ServeInput {
   terminalIdle?: string;
   relayHeartbeat?: string;
   jwtLifetime?: string;
+  replicaUrl?: string;
 }
 
 /** A flag value that cannot be used; the CLI prints it as a usage error (exit 2). */
@@ -81,6 +84,7 @@ export function resolveServeConfig(input: ServeInput): ServeConfig {
     localHost: policy === "loopback" || (input.localHost ?? false),
     terminalIdleMs: parseDuration(input.terminalIdle ?? "1h", "--terminal-idle", 1000, 30 * 86_400_000),
     relayHeartbeatMs: parseDuration(input.relayHeartbeat ?? "15s", "--relay-heartbeat", 100, 300_000),
+    replicaUrl: input.replicaUrl === undefined ? undefined : parsePublicUrl(input.replicaUrl, "--replica-url"),
     jwtLifetimeMs: parseDuration(input.jwtLifetime ?? "15m", "--jwt-lifetime", 2_000, 15 * 60_000),
   };
 }
@@ -101,16 +105,16 @@ function parsePort(value: string): number {
   return n;
 }
 
-function parsePublicUrl(value: string): string {
+function parsePublicUrl(value: string, flag = "--public-url"): string {
   let u: URL;
   try {
     u = new URL(value);
   } catch {
-    throw new ConfigError(`--public-url must be an absolute URL like https://warren.example.com, got "${value}"`);
+    throw new ConfigError(`${flag} must be an absolute URL like https://warren.example.com, got "${value}"`);
   }
-  if (u.protocol !== "https:" && u.protocol !== "http:") throw new ConfigError(`--public-url must start with https://`);
+  if (u.protocol !== "https:" && u.protocol !== "http:") throw new ConfigError(`${flag} must start with https://`);
   if ((u.pathname !== "/" && u.pathname !== "") || u.search || u.hash || u.username || u.password) {
-    throw new ConfigError(`--public-url must be an origin only (scheme, host, port), like https://warren.example.com`);
+    throw new ConfigError(`${flag} must be an origin only (scheme, host, port), like https://warren.example.com`);
   }
   return u.origin;
 }

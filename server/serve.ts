@@ -48,6 +48,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   const host = server.hostname!.includes(":") ? `[${server.hostname}]` : server.hostname;
   const url = `http://${host}:${server.port}`;
   auth.issuer ||= url;
+  hub.replica = config.replicaUrl ?? url;
   log.info("started", { url, policy: config.policy, database: db.dialect, location: db.location });
   if (config.policy === "remote" && config.insecure) {
     log.warn("serving plain HTTP on a non-loopback address (--insecure): credentials cross the network unencrypted");

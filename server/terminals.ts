@@ -72,7 +72,7 @@ export const terminalRoutes = (auth: Auth, hosts: Directory) =>
         // Elysia may run this hook twice for one upgrade; a ticket can be consumed only once.
         if (attachments.has(request)) return;
         const principal = await upgradePrincipal(auth, request, server);
-        const host = await hosts.find(principal, params.hostId);
+        const host = await hosts.find(principal, params.hostId, request);
         const caller = { userId: principal.userId, orgId: host.orgId };
         if (!(await hostCall(() => host.terminals.get(caller, params.tid)))) throw notFound();
         attachments.set(request, { terminals: host.terminals, caller, tid: params.tid, writable: query.mode === "write", since: query.since, cols: query.cols, rows: query.rows });
@@ -126,23 +126,23 @@ export const terminalRoutes = (auth: Auth, hosts: Directory) =>
     })
     .use(authenticated(auth))
     .get("/api/hosts", async ({ principal }) => ({ hosts: await hosts.list(principal) }))
-    .get("/api/hosts/:hostId/terminals", async ({ principal, params }) => {
-      const host = await hosts.find(principal, params.hostId);
+    .get("/api/hosts/:hostId/terminals", async ({ principal, params, request }) => {
+      const host = await hosts.find(principal, params.hostId, request);
       const list = await hostCall(() => host.terminals.list({ userId: principal.userId, orgId: host.orgId }));
       return { terminals: list.map((t) => described(host.entry.id, t)) };
     })
     .post(
       "/api/hosts/:hostId/terminals",
-      async ({ principal, params, body, set }) => {
-        const host = await hosts.find(principal, params.hostId);
+      async ({ principal, params, body, set, request }) => {
+        const host = await hosts.find(principal, params.hostId, request);
         const t = await hostCall(() => host.terminals.create({ userId: principal.userId, orgId: host.orgId }, body));
         set.status = 201;
         return described(host.entry.id, t);
       },
       { body: newTerminal },
     )
-    .delete("/api/hosts/:hostId/terminals/:tid", async ({ principal, params, set }) => {
-      const host = await hosts.find(principal, params.hostId);
+    .delete("/api/hosts/:hostId/terminals/:tid", async ({ principal, params, set, request }) => {
+      const host = await hosts.find(principal, params.hostId, request);
       const t = await hostCall(() => host.terminals.kill({ userId: principal.userId, orgId: host.orgId }, params.tid));
       if (!t) throw notFound();
       set.status = 202;

@@ -21,6 +21,7 @@ export const serve: Command = {
       "terminal-idle": { type: "string", value: "duration", env: "WARREN_TERMINAL_IDLE", default: "1h", help: "End a terminal nobody has been attached to for this long" },
       "relay-heartbeat": { type: "string", value: "duration", env: "WARREN_RELAY_HEARTBEAT", default: "15s", help: "How often hosts are pinged; three missed answers drop one" },
       "jwt-lifetime": { type: "string", value: "duration", env: "WARREN_JWT_LIFETIME", default: "15m", help: "How long JWTs from /api/auth/token last (at most 15m); hosts refresh theirs in place" },
+      "replica-url": { type: "string", value: "url", env: "WARREN_REPLICA_URL", help: "How other replicas on the same database reach this one (default: the address it listens on)" },
       "log-file": { type: "string", value: "path", env: "WARREN_LOG_FILE", help: "Append JSON log lines here instead of stderr" },
     },
     details: `Prints "warren listening on <url>" on stdout once it serves. SIGTERM or Ctrl-C stops it
@@ -49,6 +50,7 @@ Examples:
       terminalIdle: flags["terminal-idle"] as string | undefined,
       relayHeartbeat: flags["relay-heartbeat"] as string | undefined,
       jwtLifetime: flags["jwt-lifetime"] as string | undefined,
+      replicaUrl: flags["replica-url"] as string | undefined,
     });
     let server;
     try {

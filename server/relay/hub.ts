@@ -4,7 +4,6 @@
 // current one (in memory) and only rows with its epoch (in the database). Heartbeats every
 // pingMs; three unanswered in a row and the connection is dropped. A host must send a fresh JWT
 // (TOKEN) before its current one expires, or it is dropped too.
-import { randomBytes } from "node:crypto";
 import { FRAME, INITIAL_WINDOW, type Hello } from "../../relay/codec";
 import { Mux, type Transport } from "../../relay/mux";
 import { newId } from "../auth/tokens";
@@ -55,8 +54,11 @@ export class Hub {
   private timer: ReturnType<typeof setInterval>;
   /** Set once the server is shutting down: relayed clients get 1001 (come back), not 4503. */
   stopping = false;
-  /** This process, in the directory: which replica holds which host. */
-  readonly replica = `replica_${randomBytes(9).toString("base64url")}`;
+  /**
+   * This process in the directory: the URL other replicas reach it by (peer.ts). Set by the
+   * server once it listens (--replica-url, else its own address).
+   */
+  replica = "";
 
   constructor(
     private store: HostStore,

@@ -2,7 +2,8 @@
 //   createRelay(db, log, local, pingMs)  the hub of connected hosts and the host directory
 //   relayConnect(auth, hub)              /relay/connect, where hosts dial in
 //   portRoutes(auth, directory)          /api/hosts/:id/ports/:port/… to a host's exposed ports
-//   Directory                            which hosts a principal sees, and their TerminalHost
+//   Directory                            which hosts a principal sees, and their TerminalHost —
+//                                        in-process, through the relay, or via the replica holding it
 // The wire format and the multiplexer are shared with the host agent, in relay/ at the top.
 import type { Db } from "../db";
 import type { Logger } from "../log";

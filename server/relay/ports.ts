@@ -9,6 +9,7 @@ import { HttpError } from "../http/errors";
 import type { Head } from "../../relay/codec";
 import type { Stream } from "../../relay/mux";
 import type { Directory } from "./directory";
+import { forwardHttp } from "./peer";
 
 /** Never forwarded: our credentials, and hop-by-hop headers (RFC 9110 §7.6.1). */
 const DROP = new Set(["authorization", "cookie", "x-api-key", "x-warren-org", "host", "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "trailer", "content-length"]);
@@ -39,7 +40,8 @@ export const portRoutes = (auth: Auth, hosts: Directory) =>
     async ({ principal, params, request }) => {
       const port = Number(params.port);
       if (!/^\d{1,5}$/.test(params.port) || port < 1 || port > 65535) throw new HttpError(400, "invalid_request", "the port must be a number from 1 to 65535");
-      const host = await hosts.find(principal, params.hostId);
+      const host = await hosts.find(principal, params.hostId, request);
+      if (host.peer) return forwardHttp(host.peer, request);
       const mux = host.mux?.();
       if (!host.mux) throw new HttpError(404, "port_not_exposed", "the server's own host exposes no ports; run warren host start --expose PORT on the machine instead");
       if (!mux) throw new HttpError(503, "host_offline", "the host is not connected");
