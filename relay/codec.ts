@@ -55,7 +55,9 @@ export type Open =
   /** A terminal attach: term.v1 messages both ways, as Messages (below). */
   | { kind: "attach"; caller: Caller; tid: string; writable: boolean; since?: number; cols?: number; rows?: number }
   /** An HTTP request to an exposed port on the host's loopback; the request body follows as DATA. */
-  | { kind: "http"; caller: Caller; port: number; method: string; path: string; headers: [string, string][] };
+  | { kind: "http"; caller: Caller; port: number; method: string; path: string; headers: [string, string][] }
+  /** A WebSocket to an exposed port: HEAD 101 once the host's upstream accepted, then Messages. */
+  | { kind: "ws"; caller: Caller; port: number; path: string; headers: [string, string][]; protocols: string[] };
 
 export interface Head {
   status: number;

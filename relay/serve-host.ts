@@ -26,7 +26,8 @@ export function serveStream(h: HostServing, s: Stream, o: Open): void {
     s.respond(notFound("host"));
     return s.end();
   }
-  const run = o.kind === "terminals" ? call(h, s, o) : o.kind === "attach" ? attach(h, s, o) : o.kind === "http" ? http(h, s, o) : refuse(s);
+  const run =
+    o.kind === "terminals" ? call(h, s, o) : o.kind === "attach" ? attach(h, s, o) : o.kind === "http" ? http(h, s, o) : o.kind === "ws" ? ws(h, s, o) : refuse(s);
   run.catch(() => s.reset(RST_CODE.CANCEL));
 }
 
@@ -88,11 +89,51 @@ async function attach(h: HostServing, s: Stream, o: Extract<Open, { kind: "attac
   s.end();
 }
 
-async function http(h: HostServing, s: Stream, o: Extract<Open, { kind: "http" }>) {
-  if (!h.exposed.has(o.port)) {
-    s.respond({ status: 404, body: { error: { code: "port_not_exposed", message: `port ${o.port} is not exposed by this host (start it with --expose ${o.port})` } } });
-    return s.end();
+function notExposed(s: Stream, port: number): void {
+  s.respond({ status: 404, body: { error: { code: "port_not_exposed", message: `port ${port} is not exposed by this host (start it with --expose ${port})` } } });
+  s.end();
+}
+
+function unreachable(s: Stream, port: number): void {
+  s.respond({ status: 502, body: { error: { code: "port_unreachable", message: `nothing answered on port ${port} of the host` } } });
+  s.end();
+}
+
+/** Above this much unsent to the upstream WebSocket, stop reading from the client's stream. */
+const UPSTREAM_HIGH_WATER = 1024 * 1024;
+/** Codes a WebSocket client may send; others (1001, 1011…) become 1000 towards the upstream. */
+const sendable = (code: number) => code === 1000 || (code >= 3000 && code <= 4999);
+
+async function ws(h: HostServing, s: Stream, o: Extract<Open, { kind: "ws" }>) {
+  if (!h.exposed.has(o.port)) return notExposed(s, o.port);
+  const headers = Object.fromEntries(o.headers.filter(([k]) => !HOP.has(k.toLowerCase()) && !k.toLowerCase().startsWith("sec-websocket")));
+  const upstream = new WebSocket(`ws://127.0.0.1:${o.port}${o.path}`, { headers, protocols: o.protocols } as unknown as string[]);
+  upstream.binaryType = "arraybuffer";
+  upstream.onerror = () => {};
+  const opened = await new Promise<boolean>((r) => {
+    upstream.onopen = () => r(true);
+    upstream.onclose = () => r(false);
+  });
+  if (!opened) return unreachable(s, o.port);
+  s.respond({ status: 101, headers: upstream.protocol ? [["sec-websocket-protocol", upstream.protocol]] : [] });
+  // The WebSocket API cannot pause an upstream's messages; they queue on this stream until the
+  // client's credit lets them go (the one unbounded buffer, see docs/relay.md).
+  upstream.onmessage = (e) => void s.writeMessage(typeof e.data === "string" ? { kind: "text", text: e.data } : { kind: "binary", bytes: new Uint8Array(e.data as ArrayBuffer) });
+  upstream.onclose = (e) => {
+    void s.writeMessage({ kind: "close", code: e.code, reason: e.reason });
+    s.end();
+  };
+  for (let m = await s.readMessage(); m; m = await s.readMessage()) {
+    if (m.kind === "close") return upstream.close(sendable(m.code) ? m.code : 1000, m.reason);
+    if (upstream.readyState !== WebSocket.OPEN) break;
+    upstream.send(m.kind === "text" ? m.text : m.bytes);
+    while (upstream.bufferedAmount > UPSTREAM_HIGH_WATER && upstream.readyState === WebSocket.OPEN) await Bun.sleep(2);
   }
+  if (upstream.readyState === WebSocket.OPEN) upstream.close(1000, "client gone");
+}
+
+async function http(h: HostServing, s: Stream, o: Extract<Open, { kind: "http" }>) {
+  if (!h.exposed.has(o.port)) return notExposed(s, o.port);
   const headers = new Headers(o.headers.filter(([k]) => !HOP.has(k.toLowerCase())));
   const hasBody = o.method !== "GET" && o.method !== "HEAD";
   // Credit for the request body goes back as fetch pulls it: a slow upstream slows the client.
@@ -109,8 +150,7 @@ async function http(h: HostServing, s: Stream, o: Extract<Open, { kind: "http" }
   try {
     r = await fetch(`http://127.0.0.1:${o.port}${o.path}`, { method: o.method, headers, body, redirect: "manual", decompress: false, duplex: "half" } as RequestInit);
   } catch {
-    s.respond({ status: 502, body: { error: { code: "port_unreachable", message: `nothing answered on port ${o.port} of the host` } } });
-    return s.end();
+    return unreachable(s, o.port);
   }
   s.respond({ status: r.status, headers: [...(r.headers as unknown as Iterable<[string, string]>)].filter(([k]) => !HOP.has(k.toLowerCase())) });
   if (r.body) for await (const chunk of r.body as unknown as AsyncIterable<Uint8Array>) await s.write(chunk);

@@ -2,7 +2,7 @@
 // foreground (`warren host start --expose`), and a real origin server on the host's loopback.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { api, AS_PROXY, issued, json, ownerSession, pairingLink, sessionFrom } from "./auth-helpers";
-import { cleanup, DIALECT, spawnWarren, startServer, tempDir, type Proc, type TestServer } from "./harness";
+import { cleanup, DIALECT, spawnWarren, startServer, tempDir, waitUntil, type Proc, type TestServer } from "./harness";
 
 afterAll(cleanup);
 
@@ -18,11 +18,17 @@ describe(`exposed ports through the relay (${DIALECT})`, () => {
   let agent: Proc;
   let hostId = "";
   const seen: Record<string, string>[] = [];
+  const closes: number[] = [];
   const origin = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
-    async fetch(req) {
+    websocket: {
+      message: (ws, m) => void (typeof m === "string" ? ws.send(`echo ${m}`) : ws.send(m)),
+      close: (_ws, code) => void closes.push(code),
+    },
+    async fetch(req, server) {
       const u = new URL(req.url);
+      if (u.pathname === "/ws") return server.upgrade(req, { headers: { "sec-websocket-protocol": "chat" }, data: undefined }) ? undefined : new Response("no", { status: 400 });
       seen.push(Object.fromEntries(req.headers as unknown as Iterable<[string, string]>));
       if (u.pathname === "/hello") return new Response(`hello ${u.search}`, { headers: { "x-origin": "yes" }, status: 201 });
       if (u.pathname === "/big") return new Response(pattern(Number(u.searchParams.get("n"))));
@@ -95,6 +101,25 @@ describe(`exposed ports through the relay (${DIALECT})`, () => {
     const dead = await fetch(`${s.url}/api/hosts/${hostId}/ports/${closedPort}/`, { headers: { authorization: `Bearer ${owner}` } });
     expect(dead.status).toBe(502);
     expect(((await dead.json()) as { error: { message: string } }).error.message).toContain(`nothing answered on port ${closedPort}`);
+  });
+
+  test("a WebSocket to an exposed port: subprotocol, text and large binary both ways, close code", async () => {
+    const ws = new WebSocket(`${s.url.replace(/^http/, "ws")}/api/hosts/${hostId}/ports/${origin.port}/ws`, { headers: { authorization: `Bearer ${owner}` }, protocols: ["chat"] } as unknown as string[]);
+    ws.binaryType = "arraybuffer";
+    const got: (string | Uint8Array)[] = [];
+    const closed = new Promise<number>((r) => (ws.onclose = (e) => r(e.code)));
+    await new Promise((r, j) => ((ws.onopen = r), (ws.onerror = j)));
+    expect(ws.protocol).toBe("chat");
+    ws.onmessage = (e) => got.push(typeof e.data === "string" ? e.data : new Uint8Array(e.data as ArrayBuffer));
+    const big = pattern(300_000);
+    ws.send("hi");
+    ws.send(big);
+    await waitUntil(() => got.length === 2, 10_000, "two echoes");
+    expect(got[0]).toBe("echo hi");
+    expect(Buffer.from(got[1] as Uint8Array).equals(Buffer.from(big))).toBe(true);
+    ws.close(4321, "done");
+    expect(await closed).toBe(4321);
+    await waitUntil(() => closes.includes(4321), 10_000, "the origin to see the close");
   });
 
   test("no credential is 401; another organization gets 404; the local host exposes nothing", async () => {

@@ -6,14 +6,71 @@
 import { Elysia } from "elysia";
 import { authenticated, type Auth } from "../auth";
 import { HttpError } from "../http/errors";
-import type { Head } from "../../relay/codec";
-import type { Stream } from "../../relay/mux";
+import type { Server, ServerWebSocket } from "bun";
+import type { Head, Open } from "../../relay/codec";
+import type { Mux, Stream } from "../../relay/mux";
 import type { Directory } from "./directory";
 import { forwardHttp } from "./peer";
 
 /** Never forwarded: our credentials, and hop-by-hop headers (RFC 9110 §7.6.1). */
 const DROP = new Set(["authorization", "cookie", "x-api-key", "x-warren-org", "host", "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "trailer", "content-length"]);
 const PATH = /^\/api\/hosts\/[^/]+\/ports\/[^/]+(\/.*)?$/;
+
+/** Close codes a server may not send (reserved for "none given", "abnormal", "TLS"). */
+const RESERVED_CLOSE = new Set([1005, 1006, 1015]);
+/** Above this much unsent to the client, stop reading from the host's stream. */
+const CLIENT_HIGH_WATER = 1024 * 1024;
+
+/**
+ * A WebSocket to an exposed port: the host's upstream must accept first (HEAD 101), then the
+ * client's upgrade completes and messages flow as relay Messages, with relay credit returned
+ * only as the client's socket drains.
+ */
+async function upgrade(server: Server<unknown>, request: Request, mux: Mux, open: Extract<Open, { kind: "ws" }>): Promise<Response | undefined> {
+  const s = mux.open(open);
+  let head: Head;
+  try {
+    head = await s.head;
+  } catch {
+    throw new HttpError(502, "host_unavailable", "the host dropped the request");
+  }
+  if (head.status !== 101) {
+    s.reset();
+    const err = (head.body as { error?: { code?: string; message?: string } } | undefined)?.error;
+    throw new HttpError(head.status, err?.code ?? "host_error", err?.message ?? `the host answered ${head.status}`);
+  }
+  const protocol = head.headers?.find(([k]) => k === "sec-websocket-protocol")?.[1];
+  let drained: (() => void) | undefined;
+  const data = {
+    async open(ws: ServerWebSocket<unknown>) {
+      for (let m = await s.readMessage(); m; m = await s.readMessage()) {
+        if (m.kind === "close") return ws.close(RESERVED_CLOSE.has(m.code) ? 1000 : m.code, m.reason);
+        if (m.kind === "text") ws.sendText(m.text);
+        else ws.sendBinary(m.bytes);
+        if (ws.getBufferedAmount() > CLIENT_HIGH_WATER) await new Promise<void>((r) => (drained = r));
+      }
+      ws.close(1001, "the host went away");
+    },
+    message(_ws: ServerWebSocket<unknown>, m: string | Buffer) {
+      void s.writeMessage(typeof m === "string" ? { kind: "text", text: m } : { kind: "binary", bytes: m });
+    },
+    drain() {
+      const d = drained;
+      drained = undefined;
+      d?.();
+    },
+    close(_ws: ServerWebSocket<unknown>, code: number, reason: string) {
+      drained?.();
+      void s.writeMessage({ kind: "close", code, reason });
+      s.end();
+    },
+  };
+  if (!server.upgrade(request, { headers: protocol ? { "sec-websocket-protocol": protocol } : undefined, data })) {
+    s.reset();
+    throw new HttpError(400, "invalid_request", "this is not a valid WebSocket upgrade");
+  }
+  return undefined;
+}
 
 function body(s: Stream): ReadableStream<Uint8Array> {
   // Bun's direct stream: each chunk goes straight to the socket's buffer, and write() returns a
@@ -37,10 +94,12 @@ function body(s: Stream): ReadableStream<Uint8Array> {
 export const portRoutes = (auth: Auth, hosts: Directory) =>
   new Elysia().use(authenticated(auth)).all(
     "/api/hosts/:hostId/ports/:port/*",
-    async ({ principal, params, request }) => {
+    async ({ principal, params, request, server }) => {
       const port = Number(params.port);
       if (!/^\d{1,5}$/.test(params.port) || port < 1 || port > 65535) throw new HttpError(400, "invalid_request", "the port must be a number from 1 to 65535");
       const host = await hosts.find(principal, params.hostId, request);
+      const upgrading = request.headers.get("upgrade")?.toLowerCase() === "websocket";
+      if (host.peer && upgrading) throw new HttpError(503, "host_elsewhere", "this host is connected to another replica, and WebSockets to its ports are not forwarded between replicas yet; connect to that replica");
       if (host.peer) return forwardHttp(host.peer, request);
       const mux = host.mux?.();
       if (!host.mux) throw new HttpError(404, "port_not_exposed", "the server's own host exposes no ports; run warren host start --expose PORT on the machine instead");
@@ -48,6 +107,11 @@ export const portRoutes = (auth: Auth, hosts: Directory) =>
       const url = new URL(request.url);
       const path = (PATH.exec(url.pathname)?.[1] ?? "/") + url.search;
       const headers = [...(request.headers as unknown as Iterable<[string, string]>)].filter(([k]) => !DROP.has(k.toLowerCase()));
+      const caller = { userId: principal.userId, orgId: host.orgId };
+      if (upgrading) {
+        if (!server) throw new HttpError(500, "internal", "no server to upgrade on");
+        return upgrade(server, request, mux, { kind: "ws", caller, port, path, headers, protocols: (request.headers.get("sec-websocket-protocol") ?? "").split(",").map((p) => p.trim()).filter(Boolean) });
+      }
       const s = mux.open({ kind: "http", caller: { userId: principal.userId, orgId: host.orgId }, port, method: request.method, path, headers });
       if (request.body) {
         (async () => {
