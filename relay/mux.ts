@@ -57,6 +57,8 @@ export class Stream {
   private toReturn = 0;
   private inq: Uint8Array[] = [];
   private outq: Piece[] = [];
+  /** Bytes written but not yet sent (waiting for credit or the socket). */
+  queued = 0;
   private wakeReader: (() => void) | null = null;
   private finSent = false;
   private finQueued = false;
@@ -98,6 +100,7 @@ export class Stream {
         const last = at + MAX_DATA >= bytes.length;
         this.outq.push({ bytes: bytes.subarray(at, at + MAX_DATA), done: last ? resolve : undefined });
       }
+      this.queued += bytes.length;
       this.mux.schedule(this);
     });
   }
@@ -107,6 +110,7 @@ export class Stream {
     const pieces = messagePieces(m);
     return new Promise((resolve) => {
       pieces.forEach((bytes, i) => this.outq.push({ bytes, done: i === pieces.length - 1 ? resolve : undefined }));
+      this.queued += pieces.reduce((n, p) => n + p.length, 0);
       this.mux.schedule(this);
     });
   }
@@ -161,6 +165,7 @@ export class Stream {
       if (piece.bytes.length > this.credit) return null;
       this.outq.shift();
       this.credit -= piece.bytes.length;
+      this.queued -= piece.bytes.length;
       piece.done?.();
       return encode(FRAME.DATA, this.id, piece.bytes, this.mux.scratch);
     }
@@ -214,6 +219,7 @@ export class Stream {
     this.settleHead.reject(new RelayError(code === RST_CODE.CLOSED ? "the host disconnected" : "the host refused or dropped the stream"));
     for (const p of this.outq) p.done?.();
     this.outq = [];
+    this.queued = 0;
     this.inq = [];
     this.wake();
     this.mux.forget(this);

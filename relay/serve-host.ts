@@ -101,6 +101,13 @@ function unreachable(s: Stream, port: number): void {
 
 /** Above this much unsent to the upstream WebSocket, stop reading from the client's stream. */
 const UPSTREAM_HIGH_WATER = 1024 * 1024;
+/**
+ * An upstream's messages cannot be paused (WebSocket API); past this much waiting for a slow
+ * client the connection is closed rather than let memory grow without bound.
+ */
+const CLIENT_BACKLOG_LIMIT = 8 * 1024 * 1024;
+/** Close code for both ends when that happens: 1013 "try again later" to the client. */
+const TOO_SLOW = { client: 1013, upstream: 4013, reason: "the client is reading too slowly" } as const;
 /** Codes a WebSocket client may send; others (1001, 1011…) become 1000 towards the upstream. */
 const sendable = (code: number) => code === 1000 || (code >= 3000 && code <= 4999);
 
@@ -116,11 +123,16 @@ async function ws(h: HostServing, s: Stream, o: Extract<Open, { kind: "ws" }>) {
   });
   if (!opened) return unreachable(s, o.port);
   s.respond({ status: 101, headers: upstream.protocol ? [["sec-websocket-protocol", upstream.protocol]] : [] });
-  // The WebSocket API cannot pause an upstream's messages; they queue on this stream until the
-  // client's credit lets them go (the one unbounded buffer, see docs/relay.md).
-  upstream.onmessage = (e) => void s.writeMessage(typeof e.data === "string" ? { kind: "text", text: e.data } : { kind: "binary", bytes: new Uint8Array(e.data as ArrayBuffer) });
+  upstream.onmessage = (e) => {
+    if (s.queued > CLIENT_BACKLOG_LIMIT) {
+      upstream.close(TOO_SLOW.upstream, TOO_SLOW.reason);
+      return;
+    }
+    void s.writeMessage(typeof e.data === "string" ? { kind: "text", text: e.data } : { kind: "binary", bytes: new Uint8Array(e.data as ArrayBuffer) });
+  };
   upstream.onclose = (e) => {
-    void s.writeMessage({ kind: "close", code: e.code, reason: e.reason });
+    const slow = e.code === TOO_SLOW.upstream;
+    void s.writeMessage({ kind: "close", code: slow ? TOO_SLOW.client : e.code, reason: slow ? TOO_SLOW.reason : e.reason });
     s.end();
   };
   for (let m = await s.readMessage(); m; m = await s.readMessage()) {

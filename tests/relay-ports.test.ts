@@ -23,12 +23,23 @@ describe(`exposed ports through the relay (${DIALECT})`, () => {
     hostname: "127.0.0.1",
     port: 0,
     websocket: {
+      // /flood: send 64 KiB messages as fast as the relay takes them, until closed.
+      open(ws) {
+        if ((ws.data as unknown as { flood?: boolean } | undefined)?.flood) {
+          const chunk = new Uint8Array(64 * 1024);
+          const timer = setInterval(() => {
+            if (ws.readyState !== 1) return clearInterval(timer);
+            while (ws.getBufferedAmount() < 1024 * 1024 && ws.send(chunk) > 0);
+          }, 1);
+        }
+      },
       message: (ws, m) => void (typeof m === "string" ? ws.send(`echo ${m}`) : ws.send(m)),
       close: (_ws, code) => void closes.push(code),
     },
     async fetch(req, server) {
       const u = new URL(req.url);
       if (u.pathname === "/ws") return server.upgrade(req, { headers: { "sec-websocket-protocol": "chat" }, data: undefined }) ? undefined : new Response("no", { status: 400 });
+      if (u.pathname === "/flood") return server.upgrade(req, { data: { flood: true } as never }) ? undefined : new Response("no", { status: 400 });
       seen.push(Object.fromEntries(req.headers as unknown as Iterable<[string, string]>));
       if (u.pathname === "/hello") return new Response(`hello ${u.search}`, { headers: { "x-origin": "yes" }, status: 201 });
       if (u.pathname === "/big") return new Response(pattern(Number(u.searchParams.get("n"))));
@@ -121,6 +132,39 @@ describe(`exposed ports through the relay (${DIALECT})`, () => {
     expect(await closed).toBe(4321);
     await waitUntil(() => closes.includes(4321), 10_000, "the origin to see the close");
   });
+
+  test("a WebSocket client that stops reading costs bounded memory: the host closes the upstream (4013)", async () => {
+    // A raw client that completes the upgrade and then never reads another byte.
+    const u = new URL(s.url);
+    const upgrade = [
+      `GET /api/hosts/${hostId}/ports/${origin.port}/flood HTTP/1.1`,
+      `Host: ${u.host}`,
+      "Upgrade: websocket",
+      "Connection: Upgrade",
+      "Sec-WebSocket-Version: 13",
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+      `Authorization: Bearer ${owner}`,
+      "",
+      "",
+    ].join("\r\n");
+    const stalled = await Bun.connect({
+      hostname: u.hostname,
+      port: Number(u.port),
+      socket: {
+        open(sock) {
+          sock.write(upgrade);
+          sock.pause();
+        },
+        data() {},
+      },
+    });
+    try {
+      await waitUntil(() => closes.includes(4013), 30_000, "the host to close the flooding upstream");
+      expect(closes).toContain(4013);
+    } finally {
+      stalled.end();
+    }
+  }, 40_000);
 
   test("no credential is 401; another organization gets 404; the local host exposes nothing", async () => {
     expect((await viaRelay("/hello", {}, null)).status).toBe(401);
