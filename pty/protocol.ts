@@ -18,6 +18,8 @@ export const CLOSE = {
   GOING_AWAY: 1001,
   /** The client broke the protocol. */
   PROTOCOL: 4400,
+  /** The host's relay connection ended (it stopped, or lost the network): attach again later. */
+  HOST_GONE: 4503,
 } as const;
 
 export const LIMITS = { maxCols: 1000, maxRows: 500 } as const;

@@ -12,6 +12,11 @@ export interface Sink {
   binary(bytes: Uint8Array): void;
   text(message: string): void;
   close(code: number, reason: string): void;
+  /**
+   * Resolves once the client can take more. Only a relayed attach waits on it, so that relay
+   * credit is returned when the client's socket took the bytes, not before.
+   */
+  whenWritable?(): Promise<void> | void;
 }
 
 export interface SessionOptions {

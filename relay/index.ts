@@ -1,5 +1,5 @@
-// relay/: how hosts behind NAT reach the server and clients reach them (SPEC §4).
-// Offers nothing yet: the relay issue builds the host link (one WebSocket, many framed streams),
-// the host directory and the replica-to-replica link here. The folder exists so that the layout
-// of the monolith is fixed from the start.
-export {};
+// relay/: how hosts behind NAT reach the server and clients reach them (SPEC §4, docs/relay.md).
+//   codec      the relay.v1 frames and messages — the one codec, used by server and host agent
+//   Mux        many credit-controlled streams over one WebSocket
+export * as codec from "./codec";
+export { Mux, Stream, RelayError, type Transport, type MuxOptions } from "./mux";

@@ -10,7 +10,8 @@ import { methodsAtFactory } from "./http/routes";
 import { health } from "./health";
 import { apiKeyRoutes, authRoutes, orgRoutes, type Auth } from "./auth";
 import { web } from "./web";
-import { terminalRoutes, type Terminals } from "./terminals";
+import { terminalRoutes } from "./terminals";
+import { portRoutes, relayConnect, type Directory, type Hub } from "./relay";
 import { STREAM_PREFIX, streamRoutes, type StreamsModule } from "./streams";
 
 export interface AppContext {
@@ -19,7 +20,8 @@ export interface AppContext {
   config: ServeConfig;
   secret: Buffer;
   auth: Auth;
-  terminals: Terminals;
+  hosts: Directory;
+  hub: Hub;
   streams: StreamsModule;
 }
 
@@ -27,12 +29,15 @@ export function createApp(ctx: AppContext) {
   const app = new Elysia()
     .use(accessLog(ctx.log))
     .use(errors({ log: ctx.log, methodsAt: (path) => methodsAt(path) }))
+    // Before the body parser: proxied bodies stream to the host untouched, whatever their type.
+    .use(portRoutes(ctx.auth, ctx.hosts))
     .use(bodyLimit((path) => path.startsWith(STREAM_PREFIX)))
     .use(health(ctx.db))
     .use(authRoutes(ctx.auth))
     .use(orgRoutes(ctx.auth))
     .use(apiKeyRoutes(ctx.auth))
-    .use(terminalRoutes(ctx.auth, ctx.terminals))
+    .use(relayConnect(ctx.auth, ctx.hub))
+    .use(terminalRoutes(ctx.auth, ctx.hosts))
     .use(streamRoutes({ auth: ctx.auth, ...ctx.streams, publicUrl: ctx.config.publicUrl }))
     .use(web());
   const methodsAt = methodsAtFactory(() => app.routes);

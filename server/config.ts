@@ -27,6 +27,12 @@ export interface ServeConfig {
   terminalIdleMs: number;
   /** Hosts a stream subscription's webhook may call (SSRF guard): exact hosts, host:port, or *.domain. */
   webhookAllow: string[];
+  /** How often the relay pings each host; three missed answers drop it (SPEC §4: 15 s). */
+  relayHeartbeatMs: number;
+  /** Lifetime of the JWTs this server signs (SPEC §2.2: 15 minutes; shorter for tests and drills). */
+  jwtLifetimeMs: number;
+  /** How other replicas on the same database reach this one (relay forwarding); default: its address. */
+  replicaUrl?: string;
 }
 
 export interface ServeInput {
@@ -44,6 +50,9 @@ export interface ServeInput {
   localHost?: boolean;
   terminalIdle?: string;
   webhookAllow?: string[];
+  relayHeartbeat?: string;
+  jwtLifetime?: string;
+  replicaUrl?: string;
 }
 
 /** A flag value that cannot be used; the CLI prints it as a usage error (exit 2). */
@@ -80,6 +89,9 @@ export function resolveServeConfig(input: ServeInput): ServeConfig {
     // Loopback servers run next to their webhook receivers; a network-facing one calls nothing
     // until the operator says where webhooks may go.
     webhookAllow: (input.webhookAllow ?? (policy === "loopback" ? ["127.0.0.1", "localhost", "::1"] : [])).map(parseAllowedHost),
+    relayHeartbeatMs: parseDuration(input.relayHeartbeat ?? "15s", "--relay-heartbeat", 100, 300_000),
+    replicaUrl: input.replicaUrl === undefined ? undefined : parsePublicUrl(input.replicaUrl, "--replica-url"),
+    jwtLifetimeMs: parseDuration(input.jwtLifetime ?? "15m", "--jwt-lifetime", 2_000, 15 * 60_000),
   };
 }
 
@@ -105,16 +117,16 @@ function parsePort(value: string): number {
   return n;
 }
 
-function parsePublicUrl(value: string): string {
+function parsePublicUrl(value: string, flag = "--public-url"): string {
   let u: URL;
   try {
     u = new URL(value);
   } catch {
-    throw new ConfigError(`--public-url must be an absolute URL like https://warren.example.com, got "${value}"`);
+    throw new ConfigError(`${flag} must be an absolute URL like https://warren.example.com, got "${value}"`);
   }
-  if (u.protocol !== "https:" && u.protocol !== "http:") throw new ConfigError(`--public-url must start with https://`);
+  if (u.protocol !== "https:" && u.protocol !== "http:") throw new ConfigError(`${flag} must start with https://`);
   if ((u.pathname !== "/" && u.pathname !== "") || u.search || u.hash || u.username || u.password) {
-    throw new ConfigError(`--public-url must be an origin only (scheme, host, port), like https://warren.example.com`);
+    throw new ConfigError(`${flag} must be an origin only (scheme, host, port), like https://warren.example.com`);
   }
   return u.origin;
 }

@@ -7,7 +7,7 @@ import { createLogger } from "./log";
 import type { ServeConfig } from "./config";
 import { bootstrapOwner, createAuth } from "./auth";
 import { bunTerminal, DEFAULTS, TerminalService } from "../pty";
-import type { Terminals } from "./terminals";
+import { createRelay, type LocalHost } from "./relay";
 import { openStreams } from "./streams";
 
 export const DRAIN_MS = 10_000;
@@ -35,13 +35,14 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   const auth = await createAuth(db, config, secret);
   const firstPairing = await bootstrapOwner(auth.store, config.bootstrapToken);
   let localOrg: string | null = null;
-  const terminals: Terminals = {
+  const local: LocalHost = {
     service: new TerminalService(bunTerminal, { ...DEFAULTS, idleMs: config.terminalIdleMs }),
     enabled: config.localHost,
     orgId: async () => (localOrg ??= await auth.store.firstOrgId()),
   };
+  const { hub, directory } = createRelay(db, log, local, config.relayHeartbeatMs);
   const streams = await openStreams(db, log, config, secret);
-  const app = createApp({ db, log, config, secret, auth, terminals, streams });
+  const app = createApp({ db, log, config, secret, auth, hosts: directory, hub, streams });
   // reusePort off: a second server on a taken port must fail, not silently share it.
   // development off: Elysia turns Bun's development mode on unless NODE_ENV=production.
   try {
@@ -56,6 +57,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   const host = server.hostname!.includes(":") ? `[${server.hostname}]` : server.hostname;
   const url = `http://${host}:${server.port}`;
   auth.issuer ||= url;
+  hub.replica = config.replicaUrl ?? url;
   log.info("started", { url, policy: config.policy, database: db.dialect, location: db.location });
   if (config.policy === "remote" && config.insecure) {
     log.warn("serving plain HTTP on a non-loopback address (--insecure): credentials cross the network unencrypted");
@@ -71,8 +73,10 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   const stop = () =>
     (stopping ??= (async () => {
       clearInterval(sweep);
-      // WebSockets would hold the drain open: attached clients are told to come back (1001).
-      terminals.service.shutdown();
+      // WebSockets would hold the drain open: attached clients are told to come back (1001),
+      // and hosts to reconnect (GOAWAY) — to another replica, or to this one once restarted.
+      local.service.shutdown();
+      hub.shutdown();
       // Long-polls and SSE readers answer now instead of holding the drain open.
       streams.closing();
       let timer: ReturnType<typeof setTimeout> | undefined;

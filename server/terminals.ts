@@ -1,23 +1,18 @@
-// Hosts and their terminals over HTTP and WebSocket (SPEC §4 directory, §5 API). Today the one
-// host is the server's built-in local host, which belongs to the organization created on first
-// start; the relay issue adds remote hosts behind the same routes. The host named in the URL is
-// checked against the principal before anything else (not visible → 404), and terminals are
-// looked up by (org, id), so another org's terminal is a 404 too.
+// Hosts and their terminals over HTTP and WebSocket (SPEC §4 directory, §5 API), the same routes
+// for the built-in local host and for remote hosts behind the relay: both are a TerminalHost
+// (pty/host.ts) found through the directory. The host named in the URL is checked against the
+// principal before anything else (not visible → 404), and terminals are looked up by (org, id),
+// so another org's terminal is a 404 too.
 import { Elysia } from "elysia";
-import { hostname } from "node:os";
+import type { ServerWebSocket } from "bun";
 import { z } from "zod";
-import { authenticated, upgradePrincipal, type Auth, type Principal } from "./auth";
+import { authenticated, upgradePrincipal, type Auth } from "./auth";
 import { HttpError } from "./http/errors";
-import { TerminalError, protocol, type Attachment, type TerminalService, type TerminalSession } from "../pty";
+import { TerminalError, protocol } from "../pty";
+import type { AttachHandle, Caller, TerminalHost, TerminalInfo } from "../pty/host";
+import type { Directory } from "./relay/directory";
 
-export const LOCAL_HOST_ID = "local";
-
-export interface Terminals {
-  service: TerminalService;
-  enabled: boolean;
-  /** The org the local host belongs to (read once, after first start created it). */
-  orgId: () => Promise<string | null>;
-}
+export { LOCAL_HOST_ID } from "./relay/directory";
 
 const newTerminal = z.object({
   cmd: z.array(z.string().min(1).max(4096)).min(1).max(64).optional(),
@@ -38,27 +33,38 @@ const attachQuery = z.object({
   ticket: z.string().optional(),
 });
 
-function describe(t: TerminalSession) {
-  return { id: t.id, hostId: LOCAL_HOST_ID, cmd: t.cmd, cols: t.cols, rows: t.rows, createdAt: t.createdAt.toISOString(), createdBy: t.createdBy, attached: t.attached, offset: t.offset, exit: t.exit };
+const described = (hostId: string, t: TerminalInfo) => ({ ...t, hostId });
+
+/** A host's call failed in words the client should hear (400 bad cwd, 501 no PTY, 503 offline…). */
+async function hostCall<T>(f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    if (e instanceof TerminalError) throw new HttpError(e.status, e.code, e.message);
+    throw e;
+  }
 }
 
-/** The org of the host in the URL, when the principal may use that host; 404 otherwise. */
-async function hostOrg(term: Terminals, p: Principal, hostId: string): Promise<string> {
-  const orgId = term.enabled && hostId === LOCAL_HOST_ID ? await term.orgId() : null;
-  if (!orgId || !p.roles[orgId]) throw new HttpError(404, "not_found", "no such host");
-  return orgId;
+const notFound = () => new HttpError(404, "not_found", "no such terminal");
+
+interface PendingAttach {
+  terminals: TerminalHost;
+  caller: Caller;
+  tid: string;
+  writable: boolean;
+  since?: number;
+  cols?: number;
+  rows?: number;
 }
 
-function terminalOf(term: Terminals, orgId: string, tid: string): TerminalSession {
-  const t = term.service.get(orgId, tid);
-  if (!t) throw new HttpError(404, "not_found", "no such terminal");
-  return t;
-}
+const attachments = new WeakMap<Request, PendingAttach>();
+/** Per client socket: its attach (once the host answered), and client messages that came first. */
+const live = new WeakMap<object, { handle?: AttachHandle; early: (string | Uint8Array)[]; closed: boolean; drained?: () => void }>();
 
-const attachments = new WeakMap<Request, { terminal: TerminalSession; writable: boolean; since?: number; cols?: number; rows?: number }>();
-const live = new WeakMap<object, Attachment>();
+/** Above this much unsent data on a client socket, a relayed attach stops reading from the host. */
+const CLIENT_HIGH_WATER = 1024 * 1024;
 
-export const terminalRoutes = (auth: Auth, term: Terminals) =>
+export const terminalRoutes = (auth: Auth, hosts: Directory) =>
   new Elysia()
     .ws("/api/hosts/:hostId/terminals/:tid/attach", {
       query: attachQuery,
@@ -66,70 +72,87 @@ export const terminalRoutes = (auth: Auth, term: Terminals) =>
         // Elysia may run this hook twice for one upgrade; a ticket can be consumed only once.
         if (attachments.has(request)) return;
         const principal = await upgradePrincipal(auth, request, server);
-        const terminal = terminalOf(term, await hostOrg(term, principal, params.hostId), params.tid);
-        attachments.set(request, { terminal, writable: query.mode === "write", since: query.since, cols: query.cols, rows: query.rows });
+        const host = await hosts.find(principal, params.hostId, request);
+        const caller = { userId: principal.userId, orgId: host.orgId };
+        if (!(await hostCall(() => host.terminals.get(caller, params.tid)))) throw notFound();
+        attachments.set(request, { terminals: host.terminals, caller, tid: params.tid, writable: query.mode === "write", since: query.since, cols: query.cols, rows: query.rows });
       },
       open(ws) {
         const a = attachments.get((ws.data as { request: Request }).request)!;
-        const attachment = a.terminal.attach(
-          {
-            binary: (bytes) => ws.sendBinary(bytes),
-            text: (message) => ws.sendText(message),
-            close: (code, reason) => ws.close(code, reason),
-          },
-          a,
-        );
-        live.set(ws.raw, attachment);
-        (ws.data as { terminal?: TerminalSession }).terminal = a.terminal;
+        const raw = ws.raw as unknown as ServerWebSocket<unknown>;
+        const state: { handle?: AttachHandle; early: (string | Uint8Array)[]; closed: boolean; drained?: () => void } = { early: [], closed: false };
+        live.set(ws.raw, state);
+        const sink = {
+          binary: (bytes: Uint8Array) => void raw.sendBinary(bytes),
+          text: (message: string) => void raw.sendText(message),
+          close: (code: number, reason: string) => raw.close(code, reason),
+          whenWritable: () =>
+            raw.getBufferedAmount() < CLIENT_HIGH_WATER || state.closed ? undefined : new Promise<void>((r) => (state.drained = r)),
+        };
+        a.terminals
+          .attach(a.caller, a.tid, a, sink)
+          .then((handle) => {
+            if (!handle) return raw.close(4404, "no such terminal");
+            if (state.closed) return handle.detach();
+            state.handle = handle;
+            for (const m of state.early.splice(0)) deliver(ws, m);
+          })
+          .catch((e) => raw.close(protocol.CLOSE.HOST_GONE, e instanceof TerminalError ? e.message.slice(0, 120) : "the host did not answer"));
       },
       message(ws, message) {
-        const attachment = live.get(ws.raw);
-        const terminal = (ws.data as { terminal?: TerminalSession }).terminal;
-        if (!attachment || !terminal) return;
-        if (message instanceof Uint8Array || message instanceof ArrayBuffer || Buffer.isBuffer(message)) {
-          terminal.input(attachment, message instanceof ArrayBuffer ? new Uint8Array(message) : (message as Uint8Array));
-          return;
+        const m = message instanceof Uint8Array || message instanceof ArrayBuffer || Buffer.isBuffer(message) ? (message instanceof ArrayBuffer ? new Uint8Array(message) : (message as Uint8Array)) : typeof message === "string" ? message : JSON.stringify(message);
+        const state = live.get(ws.raw);
+        if (!state) return;
+        if (!state.handle) state.early.push(m);
+        else deliver(ws, m);
+      },
+      drain(ws) {
+        const state = live.get(ws.raw);
+        const d = state?.drained;
+        if (state && d) {
+          state.drained = undefined;
+          d();
         }
-        const control = protocol.parseClient(typeof message === "string" ? message : JSON.stringify(message));
-        if (!control) return ws.close(protocol.CLOSE.PROTOCOL, "unknown control message");
-        terminal.control(attachment, control);
       },
       close(ws) {
-        const attachment = live.get(ws.raw);
-        const terminal = (ws.data as { terminal?: TerminalSession }).terminal;
-        if (attachment && terminal) terminal.detach(attachment);
+        const state = live.get(ws.raw);
+        if (!state) return;
+        state.closed = true;
+        state.drained?.();
+        state.handle?.detach();
       },
       // Terminal bytes are mostly incompressible or tiny; compression would cost more than it saves.
       perMessageDeflate: false,
     })
     .use(authenticated(auth))
-    .get("/api/hosts", async ({ principal }) => {
-      const orgId = term.enabled ? await term.orgId() : null;
-      const local = orgId && principal.roles[orgId];
-      return { hosts: local ? [{ id: LOCAL_HOST_ID, name: hostname(), local: true, online: true, lastSeen: new Date().toISOString(), organizationId: orgId }] : [] };
-    })
-    .get("/api/hosts/:hostId/terminals", async ({ principal, params }) => {
-      const orgId = await hostOrg(term, principal, params.hostId);
-      return { terminals: term.service.list(orgId).map(describe) };
+    .get("/api/hosts", async ({ principal }) => ({ hosts: await hosts.list(principal) }))
+    .get("/api/hosts/:hostId/terminals", async ({ principal, params, request }) => {
+      const host = await hosts.find(principal, params.hostId, request);
+      const list = await hostCall(() => host.terminals.list({ userId: principal.userId, orgId: host.orgId }));
+      return { terminals: list.map((t) => described(host.entry.id, t)) };
     })
     .post(
       "/api/hosts/:hostId/terminals",
-      async ({ principal, params, body, set }) => {
-        const orgId = await hostOrg(term, principal, params.hostId);
-        try {
-          const t = term.service.create(orgId, principal.userId, body);
-          set.status = 201;
-          return describe(t);
-        } catch (e) {
-          if (e instanceof TerminalError) throw new HttpError(e.status, e.code, e.message);
-          throw e;
-        }
+      async ({ principal, params, body, set, request }) => {
+        const host = await hosts.find(principal, params.hostId, request);
+        const t = await hostCall(() => host.terminals.create({ userId: principal.userId, orgId: host.orgId }, body));
+        set.status = 201;
+        return described(host.entry.id, t);
       },
       { body: newTerminal },
     )
-    .delete("/api/hosts/:hostId/terminals/:tid", async ({ principal, params, set }) => {
-      const t = terminalOf(term, await hostOrg(term, principal, params.hostId), params.tid);
-      t.kill();
+    .delete("/api/hosts/:hostId/terminals/:tid", async ({ principal, params, set, request }) => {
+      const host = await hosts.find(principal, params.hostId, request);
+      const t = await hostCall(() => host.terminals.kill({ userId: principal.userId, orgId: host.orgId }, params.tid));
+      if (!t) throw notFound();
       set.status = 202;
-      return describe(t);
+      return described(host.entry.id, t);
     });
+
+function deliver(ws: { raw: object; close(code: number, reason: string): void }, m: string | Uint8Array): void {
+  const handle = live.get(ws.raw)!.handle!;
+  if (typeof m !== "string") return handle.input(m);
+  const control = protocol.parseClient(m);
+  if (!control) return ws.close(protocol.CLOSE.PROTOCOL, "unknown control message");
+  handle.control(control);
+}

@@ -20,6 +20,9 @@ export const serve: Command = {
       "trusted-proxy": { type: "list", value: "ip", env: "WARREN_TRUSTED_PROXY", help: "A reverse proxy whose X-Forwarded-For is believed; repeatable (env: comma-separated)" },
       "local-host": { type: "boolean", env: "WARREN_LOCAL_HOST", help: "Offer terminals on this machine under the remote policy too (always on under loopback)" },
       "terminal-idle": { type: "string", value: "duration", env: "WARREN_TERMINAL_IDLE", default: "1h", help: "End a terminal nobody has been attached to for this long" },
+      "relay-heartbeat": { type: "string", value: "duration", env: "WARREN_RELAY_HEARTBEAT", default: "15s", help: "How often hosts are pinged; three missed answers drop one" },
+      "jwt-lifetime": { type: "string", value: "duration", env: "WARREN_JWT_LIFETIME", default: "15m", help: "How long JWTs from /api/auth/token last (at most 15m); hosts refresh theirs in place" },
+      "replica-url": { type: "string", value: "url", env: "WARREN_REPLICA_URL", help: "How other replicas on the same database reach this one (default: the address it listens on)" },
       "log-file": { type: "string", value: "path", env: "WARREN_LOG_FILE", help: "Append JSON log lines here instead of stderr" },
     },
     details: `Prints "warren listening on <url>" on stdout once it serves. SIGTERM or Ctrl-C stops it
@@ -47,6 +50,9 @@ Examples:
       webhookAllow: flags["webhook-allow"] as string[] | undefined,
       localHost: flags["local-host"] as boolean | undefined,
       terminalIdle: flags["terminal-idle"] as string | undefined,
+      relayHeartbeat: flags["relay-heartbeat"] as string | undefined,
+      jwtLifetime: flags["jwt-lifetime"] as string | undefined,
+      replicaUrl: flags["replica-url"] as string | undefined,
     });
     let server;
     try {

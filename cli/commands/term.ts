@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeSecretFile } from "../../server/datadir";
-import { ACK_EVERY, encode, parseServer } from "../../pty/protocol";
+import { ACK_EVERY, CLOSE, encode, parseServer } from "../../pty/protocol";
 import type { Command } from "../command";
 import { client, clientFlags, ClientError, configDir, describeFailure, type Client } from "../client";
 import { UsageError } from "../flags";
@@ -187,7 +187,14 @@ async function attachLoop(c: Client, path: string, key: string, view: boolean): 
       }
       if (outcome !== undefined) return finish(outcome, outcome === 0 && e.reason === "detached" ? "detached; attach again to resume" : undefined);
       saveOffset(key, offset);
-      finish(1, e.code === 1001 ? "the server is restarting; attach again to resume" : `connection lost (${e.code}); attach again to resume`);
+      finish(
+        1,
+        e.code === CLOSE.GOING_AWAY
+          ? "the server is restarting; attach again to resume"
+          : e.code === CLOSE.HOST_GONE
+            ? "the host disconnected; attach again to resume once it is back"
+            : `connection lost (${e.code}); attach again to resume`,
+      );
     };
   });
 }

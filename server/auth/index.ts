@@ -24,7 +24,7 @@ export { authStore } from "./store";
 export async function createAuth(db: Db, config: ServeConfig, secret: Buffer): Promise<Auth> {
   const store = authStore(db);
   const auth = { store, config, trustedProxies: new Set(config.trustedProxies), issuer: config.publicUrl ?? "" } as Auth;
-  auth.jwts = new Jwts(store, secret, () => auth.issuer);
+  auth.jwts = new Jwts(store, secret, () => auth.issuer, Math.round(config.jwtLifetimeMs / 1000));
   await auth.jwts.init();
   auth.resolver = new Resolver(store, config.policy, auth.jwts);
   return auth;

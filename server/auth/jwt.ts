@@ -20,6 +20,8 @@ const RELOAD_MS = 5_000;
 export interface Claims {
   sub: string;
   orgs: string[];
+  /** Set on host JWTs (`GET /api/auth/token?host=<name>`): the host name, in exactly one org. */
+  hid?: string;
   /** Seconds since the epoch (set on verified tokens). */
   exp?: number;
 }
@@ -42,6 +44,8 @@ export class Jwts {
     secret: Buffer,
     /** Read at use: the issuer is the public URL, known for sure only once the server listens. */
     private issuer: () => string,
+    /** How long tokens this process signs last; at most JWT_LIFETIME_S, which bounds key retirement. */
+    private lifetimeS = JWT_LIFETIME_S,
   ) {
     this.sealKey = Buffer.from(hkdfSync("sha256", secret, Buffer.alloc(0), "warren jwt signing keys v1", 32));
   }
@@ -68,15 +72,15 @@ export class Jwts {
     const key = this.keys.find((k) => !k.retiredAt && k.sign);
     if (!key?.sign) throw new Error("no signing key: the database has none this server can decrypt");
     const iat = Math.floor(now / 1000);
-    const token = await new SignJWT({ orgs: claims.orgs })
+    const token = await new SignJWT(claims.hid === undefined ? { orgs: claims.orgs } : { orgs: claims.orgs, hid: claims.hid })
       .setProtectedHeader({ alg: ALG, kid: key.kid, typ: "JWT" })
       .setSubject(claims.sub)
       .setIssuer(this.issuer())
       .setAudience(AUDIENCE)
       .setIssuedAt(iat)
-      .setExpirationTime(iat + JWT_LIFETIME_S)
+      .setExpirationTime(iat + this.lifetimeS)
       .sign(key.sign);
-    return { token, expiresAt: new Date((iat + JWT_LIFETIME_S) * 1000) };
+    return { token, expiresAt: new Date((iat + this.lifetimeS) * 1000) };
   }
 
   /** The claims of a valid token, or null — for any reason, never an exception. */
@@ -141,6 +145,8 @@ export class Jwts {
 
 function claimsOf(p: JWTPayload): Claims | null {
   const orgs = (p as { orgs?: unknown }).orgs;
+  const hid = (p as { hid?: unknown }).hid;
   if (typeof p.sub !== "string" || !Array.isArray(orgs) || !orgs.every((o) => typeof o === "string")) return null;
-  return { sub: p.sub, orgs: orgs as string[], exp: p.exp };
+  if (hid !== undefined && (typeof hid !== "string" || orgs.length !== 1)) return null;
+  return { sub: p.sub, orgs: orgs as string[], exp: p.exp, ...(hid === undefined ? {} : { hid }) };
 }

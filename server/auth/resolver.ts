@@ -195,6 +195,7 @@ export class Resolver {
       activeOrgId: orgs[0]?.id ?? null,
       method: "jwt",
       roles: rolesOf(orgs),
+      ...(claims.hid === undefined ? {} : { host: { name: claims.hid, expiresAt: new Date((claims.exp ?? 0) * 1000) } }),
       viaCookie: false,
     };
     return { principal, until: (claims.exp ?? 0) * 1000 };

@@ -7,9 +7,11 @@ import { clearedCookie, sessionCookie } from "./cookies";
 import { mintPairing, pairingUrl, PAIRING_TTL_SECONDS } from "./pairing";
 import type { Principal } from "./principal";
 import { SESSION_DAYS } from "./resolver";
+import { HOST_NAME, HOST_NAME_RULE } from "../../relay/codec";
 import { hashToken, looksLikePairingToken, newId, newSessionToken, newTicket } from "./tokens";
 
 const DAY = 86_400_000;
+
 const TICKET_TTL_MS = 30_000;
 const roleSchema = z.enum(["owner", "admin", "member"]);
 
@@ -98,11 +100,16 @@ export const authRoutes = (auth: Auth) =>
       return auth.jwts.jwks();
     })
     .use(authenticated(auth))
-    .get("/api/auth/token", async ({ principal, set }) => {
+    .get("/api/auth/token", async ({ principal, set, query }) => {
       // A JWT must not mint its own successor: that would make a 15-minute credential endless.
       if (principal.method === "jwt") throw new HttpError(403, "session_required", "a JWT cannot be exchanged for another; use your session or API key");
       set.headers["cache-control"] = "no-store";
-      const { token, expiresAt } = await auth.jwts.sign({ sub: principal.userId, orgs: principal.orgIds });
+      // A host token (SPEC §4) names the host and exactly one org: the key's, or the session's active one.
+      const host = (query as { host?: string }).host;
+      if (host !== undefined && !HOST_NAME.test(host)) throw new HttpError(400, "invalid_request", HOST_NAME_RULE);
+      if (host !== undefined && !principal.activeOrgId) throw new HttpError(403, "not_a_member", "a host must belong to an organization, and you are in none");
+      const claims = host === undefined ? { sub: principal.userId, orgs: principal.orgIds } : { sub: principal.userId, orgs: [principal.activeOrgId!], hid: host };
+      const { token, expiresAt } = await auth.jwts.sign(claims);
       return { token, expiresAt: expiresAt.toISOString() };
     })
     .post("/api/ws-ticket", async ({ principal, set }) => {

@@ -243,3 +243,32 @@ export const streamSubscriptionLinks = table(
   },
   (t) => [uniqueIndex("stream_subscription_links_key").on(t.subscriptionId, t.path)],
 );
+
+// The relay (SPEC §4): the host directory.
+
+/**
+ * Remote hosts (`warren host start`), one row per (organization, name). `epoch` grows with every
+ * connection: only the connection holding the current epoch may mark the host offline, so a
+ * stale socket never unregisters a newer one. `replica` names the server process holding the
+ * connection; `lastSeen` is refreshed by heartbeats, so a row left online by a crashed replica
+ * goes stale on its own.
+ */
+export const hosts = table(
+  "hosts",
+  {
+    id: id(),
+    orgId: str("org_id")
+      .notNull()
+      .references(() => organizations.id, { onDelete: "cascade" }),
+    name: str("name").notNull(),
+    version: str("version").notNull(),
+    platform: str("platform").notNull(),
+    online: bool("online").notNull(),
+    replica: str("replica"),
+    epoch: int("epoch").notNull(),
+    createdBy: str("created_by").notNull(),
+    createdAt: ts("created_at").notNull(),
+    lastSeen: ts("last_seen").notNull(),
+  },
+  (t) => [uniqueIndex("hosts_org_name_key").on(t.orgId, t.name)],
+);

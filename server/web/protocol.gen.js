@@ -2,7 +2,8 @@
 export const CLOSE = {
   EXITED: 1000,
   GOING_AWAY: 1001,
-  PROTOCOL: 4400
+  PROTOCOL: 4400,
+  HOST_GONE: 4503
 };
 export const LIMITS = { maxCols: 1000, maxRows: 500 };
 export const ACK_EVERY = 64 * 1024;

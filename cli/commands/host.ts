@@ -1,0 +1,283 @@
+// warren host start | status | stop — make this machine a host teammates reach through the
+// server's relay (SPEC §4, §6). The agent runs the same terminal service as the server's local
+// host. `--daemon` detaches, but returns only once the host is connected — or exits 1 saying why
+// (STYLE: a daemon whose child's output was discarded timed out in silence; ours is logged and
+// its last words are printed).
+import { spawn } from "node:child_process";
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { bunTerminal, DEFAULTS, TerminalService } from "../../pty";
+import { serviceHost } from "../../pty/host";
+import { HostAgent, type AgentState } from "../../relay/agent";
+import { HOST_NAME, HOST_NAME_RULE } from "../../relay/codec";
+import { EXIT_FAILURE, EXIT_OK, type Command } from "../command";
+import { client, clientFlags, ClientError, configDir, describeFailure } from "../client";
+import { UsageError } from "../flags";
+import { VERSION } from "./version";
+
+/** ~/.warren/host/: the agent's pid, state and log (WARREN_HOME moves it like the rest). */
+const hostDir = () => join(configDir(), "host");
+const PID = "host.pid";
+const STATE = "state.json";
+const LOG = "host.log";
+/** The detached child knows it is one (it writes the pid file; the parent waits on the state). */
+const DAEMON_ENV = "WARREN_HOST_DAEMON_CHILD";
+/** A daemon that neither connects nor fails within this long is stopped, with its last log line. */
+const DAEMON_START_MS = 45_000;
+const STOP_WAIT_MS = 10_000;
+
+interface StateFile extends AgentState {
+  pid: number;
+  server: string;
+  name: string;
+  exposed: number[];
+  updatedAt: string;
+}
+
+function defaultName(): string {
+  const n = hostname().split(".")[0]!.replace(/[^A-Za-z0-9._-]/g, "-").replace(/^[^A-Za-z0-9]+/, "").slice(0, 63);
+  return HOST_NAME.test(n) ? n : "host";
+}
+
+function writeState(s: StateFile): void {
+  mkdirSync(hostDir(), { recursive: true, mode: 0o700 });
+  const tmp = join(hostDir(), `${STATE}.${process.pid}.tmp`);
+  writeFileSync(tmp, JSON.stringify(s) + "\n", { mode: 0o600 });
+  renameSync(tmp, join(hostDir(), STATE));
+}
+
+function readState(): StateFile | null {
+  try {
+    return JSON.parse(readFileSync(join(hostDir(), STATE), "utf8")) as StateFile;
+  } catch {
+    return null;
+  }
+}
+
+function runningPid(): number | null {
+  try {
+    const pid = Number(readFileSync(join(hostDir(), PID), "utf8").trim());
+    return Number.isInteger(pid) && pid > 0 && alive(pid) ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Signal 0 succeeds on a zombie too (a killed daemon whose new parent has not reaped it yet). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return true; // no /proc (macOS): signal 0 is all we have
+  }
+}
+
+function ports(values: string[] | undefined): number[] {
+  return (values ?? []).flatMap((v) => v.split(",")).map((v) => {
+    const n = Number(v.trim());
+    if (!Number.isInteger(n) || n < 1 || n > 65535) throw new UsageError(`--expose takes port numbers (1–65535), got "${v}"`, "host start");
+    return n;
+  });
+}
+
+export const hostStart: Command = {
+  spec: {
+    name: "host start",
+    summary: "Connect this machine to the server as a host; teammates open terminals on it.",
+    usage: "warren host start [--server URL] [--api-key KEY] [--name N] [--daemon] [--expose PORT…]",
+    flags: {
+      ...clientFlags,
+      name: { type: "string", value: "name", env: "WARREN_HOST_NAME", help: "How the host is listed and addressed (default: this machine's hostname)" },
+      daemon: { type: "boolean", help: "Run in the background; returns once connected (log: ~/.warren/host/host.log)" },
+      expose: { type: "list", value: "port", help: "A port on this machine's loopback that members may reach; repeatable" },
+    },
+    details: `The credential is --api-key / WARREN_API_KEY (the host joins the key's organization), else
+your stored session (its active organization). Exit codes: 0 stopped cleanly, 1 could not connect
+(the reason is printed), 2 usage.
+
+Examples:
+  WARREN_API_KEY=sk_live_… warren host start --daemon --server https://warren.example.com
+  warren host start --name build-box --expose 3000
+  warren host status
+  warren host stop`,
+  },
+  async run(flags) {
+    const name = (flags.name as string | undefined) ?? defaultName();
+    if (!HOST_NAME.test(name)) throw new UsageError(`--name: ${HOST_NAME_RULE}`, "host start");
+    const exposed = ports(flags.expose as string[] | undefined);
+    const c = client(flags);
+    if (c.credential === "none") {
+      throw new ClientError(`no credential for ${c.server}: pass --api-key (or set WARREN_API_KEY), or sign in with: warren auth login ${c.server}`);
+    }
+    if (bunTerminal.unavailable) throw new ClientError(`cannot host terminals here: ${bunTerminal.unavailable}`);
+    const running = runningPid();
+    if (running && running !== process.pid) throw new ClientError(`a host agent is already running (pid ${running}); see warren host status, or stop it with warren host stop`);
+    if (flags.daemon) return daemonize(c.server, name);
+    return foreground(c, name, exposed, !!process.env[DAEMON_ENV]);
+  },
+};
+
+async function foreground(c: ReturnType<typeof client>, name: string, exposed: number[], detached: boolean): Promise<number> {
+  const stamp = () => new Date().toISOString();
+  const log = (line: string) => process.stderr.write(`${stamp()} ${line}\n`);
+  const service = new TerminalService(bunTerminal, DEFAULTS);
+  const base: Omit<StateFile, keyof AgentState> = { pid: process.pid, server: c.server, name, exposed, updatedAt: stamp() };
+  mkdirSync(hostDir(), { recursive: true, mode: 0o700 });
+  writeFileSync(join(hostDir(), PID), `${process.pid}\n`, { mode: 0o600 });
+  const cleanup = () => {
+    if (runningPid() === process.pid) rmSync(join(hostDir(), PID), { force: true });
+  };
+  const agent = new HostAgent({
+    server: c.server,
+    name,
+    version: VERSION,
+    request: (path) => c.request("GET", path),
+    describe: (r) => describeFailure(r, c.server),
+    terminals: serviceHost(service),
+    exposed: new Set(exposed),
+    log,
+    onState: (s) => writeState({ ...base, ...s, updatedAt: stamp() }),
+  });
+  writeState({ ...base, status: "connecting" });
+  log(`connecting to ${c.server} as ${name}${exposed.length ? `, exposing port${exposed.length > 1 ? "s" : ""} ${exposed.join(", ")}` : ""}`);
+  try {
+    await agent.start();
+  } catch (e) {
+    cleanup();
+    writeState({ ...base, status: "stopped", lastError: (e as Error).message });
+    throw new ClientError((e as Error).message);
+  }
+  if (!detached) console.log(`connected: ${name} is reachable through ${c.server} (Ctrl-C to stop)`);
+  const stop = () => {
+    log("stopping");
+    agent.stop();
+  };
+  process.once("SIGTERM", stop);
+  process.once("SIGINT", stop);
+  const failure = await agent.done;
+  service.shutdown();
+  cleanup();
+  if (failure) {
+    console.error(`warren host start: ${failure.message}`);
+    return EXIT_FAILURE;
+  }
+  log("stopped");
+  return EXIT_OK;
+}
+
+/** Starts a detached agent and waits until it is connected, or reports why it is not. */
+async function daemonize(server: string, name: string): Promise<number> {
+  mkdirSync(hostDir(), { recursive: true, mode: 0o700 });
+  rmSync(join(hostDir(), STATE), { force: true });
+  const logPath = join(hostDir(), LOG);
+  const logFd = openSync(logPath, "a", 0o600);
+  // Only this start's lines count as its last words; earlier runs appended to the same log.
+  const from = fstatSync(logFd).size;
+  const args = process.argv.slice(process.argv[1] && !process.argv[1].startsWith("/$bunfs") ? 2 : 1).filter((a) => a !== "--daemon");
+  const self = process.argv[1] && !process.argv[1].startsWith("/$bunfs") ? [process.argv[1]] : [];
+  // Credentials reach the child through its environment (inherited), never its argv.
+  const child = spawn(process.execPath, [...self, ...args], {
+    detached: true,
+    stdio: ["ignore", logFd, logFd],
+    env: { ...process.env, [DAEMON_ENV]: "1", WARREN_SERVER: server },
+  });
+  closeSync(logFd);
+  const pid = child.pid!;
+  let exited: number | null = null;
+  child.on("exit", (code) => (exited = code ?? 1));
+  child.unref();
+  const deadline = Date.now() + DAEMON_START_MS;
+  for (;;) {
+    const s = readState();
+    if (s?.pid === pid && s.status === "connected") {
+      console.log(`connected: ${name} is reachable through ${server} (pid ${pid}, log ${logPath})`);
+      return EXIT_OK;
+    }
+    if (exited !== null || !alive(pid)) {
+      console.error(`warren host start: ${lastWords(logPath, from) ?? `the host agent exited (${exited ?? "?"}) before it connected; see ${logPath}`}`);
+      return EXIT_FAILURE;
+    }
+    if (Date.now() > deadline) {
+      try {
+        process.kill(pid, "SIGTERM");
+      } catch {
+        // Already gone.
+      }
+      console.error(`warren host start: not connected after ${DAEMON_START_MS / 1000} s; last: ${s?.lastError ?? readLines(logPath, from).at(-1) ?? "nothing logged"} (log ${logPath})`);
+      return EXIT_FAILURE;
+    }
+    await Bun.sleep(50);
+  }
+}
+
+/** The reason a failed agent printed (its "warren host start: …" line), without the prefix. */
+function lastWords(logPath: string, from: number): string | null {
+  const words = readLines(logPath, from).reverse().find((l) => l.startsWith("warren host start: "));
+  return words ? words.slice("warren host start: ".length) : null;
+}
+
+/** The last lines of the log written since byte offset `from`. */
+function readLines(path: string, from: number): string[] {
+  try {
+    return readFileSync(path).subarray(from).toString("utf8").split("\n").filter(Boolean).slice(-50);
+  } catch {
+    return [];
+  }
+}
+
+export const hostStatus: Command = {
+  spec: {
+    name: "host status",
+    summary: "Is the host agent running and connected? (exit 0 when running)",
+    usage: "warren host status [--json]",
+    flags: { json: { type: "boolean", help: "Print as JSON" } },
+  },
+  async run(flags) {
+    const pid = runningPid();
+    const s = readState();
+    const running = pid !== null && s?.pid === pid;
+    const out = running
+      ? { running: true, pid, server: s.server, name: s.name, status: s.status, hostId: s.hostId ?? null, connectedSince: s.connectedSince ?? null, exposed: s.exposed, lastError: s.lastError ?? null, log: join(hostDir(), LOG) }
+      : { running: false, lastError: s?.lastError ?? null };
+    if (flags.json) console.log(JSON.stringify(out));
+    else if (!running) console.log(`not running${s?.lastError ? ` (last error: ${s.lastError})` : ""}; start it with: warren host start --daemon`);
+    else {
+      console.log(`${s.name}: ${s.status}${s.connectedSince ? ` since ${s.connectedSince}` : ""}`);
+      console.log(`  server  ${s.server}\n  pid     ${pid}\n  host id ${s.hostId ?? "-"}\n  log     ${join(hostDir(), LOG)}`);
+      if (s.exposed.length) console.log(`  exposed ${s.exposed.join(", ")}`);
+      if (s.status !== "connected" && s.lastError) console.log(`  last error: ${s.lastError}`);
+    }
+    return running ? EXIT_OK : EXIT_FAILURE;
+  },
+};
+
+export const hostStop: Command = {
+  spec: {
+    name: "host stop",
+    summary: "Stop the host agent (its terminals end with it).",
+    usage: "warren host stop",
+    flags: {},
+  },
+  async run() {
+    const pid = runningPid();
+    if (!pid) {
+      console.log("no host agent is running");
+      return EXIT_OK;
+    }
+    process.kill(pid, "SIGTERM");
+    const deadline = Date.now() + STOP_WAIT_MS;
+    while (alive(pid) && Date.now() < deadline) await Bun.sleep(50);
+    if (alive(pid)) {
+      process.kill(pid, "SIGKILL");
+      console.log(`host agent (pid ${pid}) did not stop in ${STOP_WAIT_MS / 1000} s; killed`);
+    } else console.log(`stopped host agent (pid ${pid})`);
+    rmSync(join(hostDir(), PID), { force: true });
+    return EXIT_OK;
+  },
+};

@@ -1,0 +1,77 @@
+// /relay/connect (SPEC §4): where hosts dial in. Only a host JWT passes (minted by
+// GET /api/auth/token?host=<name>, sent as Authorization: Bearer — never in the URL), checked by
+// the one credential resolver; the host registers in the JWT's one organization under the name
+// the JWT carries. A refused dial gets the JSON error and no handshake, so the host can say why.
+import { Elysia } from "elysia";
+import type { ServerWebSocket } from "bun";
+import { HttpError } from "../http/errors";
+import { requestIp, type Auth } from "../auth/authn";
+import { CLOSE_HOST, type Connecting, type Hub, type HostLink } from "./hub";
+
+const pending = new WeakMap<Request, Connecting>();
+const links = new WeakMap<object, Promise<HostLink>>();
+/** Once registered, frames go straight to the link (earlier ones wait on the promise, in order). */
+const ready = new WeakMap<object, HostLink>();
+const META = /^[\x20-\x7e]{1,100}$/;
+
+/** Resolves a host's credential (the resolver, as for any request) into who is connecting. */
+async function hostOf(auth: Auth, request: Request, ip: () => string): Promise<Connecting> {
+  const r = await auth.resolver.resolve(request, ip);
+  if (!r) throw new HttpError(401, "unauthorized", "a host connects with Authorization: Bearer <host JWT> (from GET /api/auth/token?host=<name>)");
+  const p = r.principal;
+  if (p.method !== "jwt" || !p.host || !p.activeOrgId) {
+    throw new HttpError(403, "host_token_required", "only a host JWT may connect to the relay (GET /api/auth/token?host=<name>)");
+  }
+  const header = (name: string) => {
+    const v = request.headers.get(name);
+    return v && META.test(v) ? v : "unknown";
+  };
+  return { orgId: p.activeOrgId, name: p.host.name, userId: p.userId, version: header("x-warren-host-version"), platform: header("x-warren-host-platform"), expiresAt: p.host.expiresAt };
+}
+
+export const relayConnect = (auth: Auth, hub: Hub) => {
+  // A TOKEN frame: the host's refreshed JWT, checked like any credential, for the same host.
+  hub.onToken = (link, token) => {
+    const request = new Request("http://relay/token", { headers: { authorization: `Bearer ${token}` } });
+    hostOf(auth, request, () => "relay")
+      .then((c) => {
+        if (c.name !== link.name || c.orgId !== link.orgId || c.userId !== link.userId) throw new Error("the refreshed token names another host");
+        hub.refreshed(link, c.expiresAt);
+      })
+      .catch(() => link.close(CLOSE_HOST.EXPIRED, "the refreshed token was refused"));
+  };
+  return new Elysia().ws("/relay/connect", {
+    async beforeHandle({ request, server }) {
+      if (pending.has(request)) return; // Elysia may run this hook twice for one upgrade
+      pending.set(request, await hostOf(auth, request, () => requestIp(auth, request, server)));
+    },
+    open(ws) {
+      const raw = ws.raw as unknown as ServerWebSocket<unknown>;
+      const c = pending.get((ws.data as { request: Request }).request)!;
+      const link = hub.connect(
+        c,
+        { send: (f) => void raw.sendBinary(f), buffered: () => raw.getBufferedAmount() },
+        (code, reason) => raw.close(code, reason),
+      );
+      link.then((l) => ready.set(ws.raw, l), () => raw.close(1011, "registration failed"));
+      links.set(ws.raw, link);
+    },
+    message(ws, message) {
+      const bytes = message instanceof ArrayBuffer ? new Uint8Array(message) : message instanceof Uint8Array ? message : null;
+      if (!bytes) return ws.close(CLOSE_HOST.PROTOCOL, "relay frames are binary");
+      const l = ready.get(ws.raw);
+      if (l) l.mux.receive(bytes);
+      else links.get(ws.raw)?.then((l) => l.mux.receive(bytes));
+    },
+    drain(ws) {
+      links.get(ws.raw)?.then((l) => l.mux.drained());
+    },
+    close(ws, code) {
+      links.get(ws.raw)?.then((l) => hub.disconnected(l, code), () => {});
+    },
+    // Frames are mostly terminal bytes and HTTP bodies; compression costs more than it saves.
+    perMessageDeflate: false,
+    // Relay frames are at most 64 KiB plus a header; anything much bigger is not ours.
+    maxPayloadLength: 128 * 1024,
+  });
+};

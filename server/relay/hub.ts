@@ -1,0 +1,158 @@
+// The hosts connected to this server process, and their directory rows (SPEC §4).
+// Registration is last-writer-wins by epoch: the newest connection for a host becomes current
+// and the older socket is closed; when a socket ends it unregisters only if it is still the
+// current one (in memory) and only rows with its epoch (in the database). Heartbeats every
+// pingMs; three unanswered in a row and the connection is dropped. A host must send a fresh JWT
+// (TOKEN) before its current one expires, or it is dropped too.
+import { FRAME, INITIAL_WINDOW, type Hello } from "../../relay/codec";
+import { Mux, type Transport } from "../../relay/mux";
+import { newId } from "../auth/tokens";
+import type { Logger } from "../log";
+import type { HostStore } from "./store";
+
+export const CLOSE_HOST = {
+  /** The server is stopping: reconnect at once (to another replica, or this one restarted). */
+  GOING_AWAY: 1001,
+  /** The host broke the relay protocol. */
+  PROTOCOL: 4400,
+  /** The host's token expired without a refresh. */
+  EXPIRED: 4401,
+  /** Three heartbeats went unanswered. */
+  TIMEOUT: 4408,
+  /** Another connection registered the same host: this one lost. Do not reconnect. */
+  REPLACED: 4409,
+} as const;
+
+const MISSES_ALLOWED = 3;
+
+export interface HostLink {
+  id: string;
+  orgId: string;
+  name: string;
+  userId: string;
+  version: string;
+  platform: string;
+  epoch: number;
+  connectedAt: Date;
+  expiresAt: Date;
+  mux: Mux;
+  missed: number;
+  close(code: number, reason: string): void;
+}
+
+export interface Connecting {
+  orgId: string;
+  name: string;
+  userId: string;
+  version: string;
+  platform: string;
+  expiresAt: Date;
+}
+
+export class Hub {
+  private links = new Map<string, HostLink>();
+  private timer: ReturnType<typeof setInterval>;
+  /** Set once the server is shutting down: relayed clients get 1001 (come back), not 4503. */
+  stopping = false;
+  /**
+   * This process in the directory: the URL other replicas reach it by (peer.ts). Set by the
+   * server once it listens (--replica-url, else its own address).
+   */
+  replica = "";
+
+  constructor(
+    private store: HostStore,
+    private log: Logger,
+    readonly pingMs: number,
+  ) {
+    this.timer = setInterval(() => this.heartbeat(), pingMs);
+    this.timer.unref();
+  }
+
+  /** A new connection: it becomes the host's current one. Returns its link (not yet greeted). */
+  async connect(c: Connecting, transport: Transport, close: (code: number, reason: string) => void): Promise<HostLink> {
+    const { id, epoch } = await this.store.register({ id: newId("host"), orgId: c.orgId, name: c.name, version: c.version, platform: c.platform, createdBy: c.userId, replica: this.replica }, new Date());
+    const link: HostLink = {
+      ...c,
+      id,
+      epoch,
+      connectedAt: new Date(),
+      missed: 0,
+      close,
+      mux: new Mux(transport, {
+        side: "server",
+        onControl: (f) => this.control(link, f.type, f.payload),
+        onError: (message) => close(CLOSE_HOST.PROTOCOL, message),
+      }),
+    };
+    const previous = this.links.get(id);
+    if (!previous || previous.epoch < epoch) {
+      this.links.set(id, link);
+      previous?.close(CLOSE_HOST.REPLACED, "another connection registered this host");
+    } else {
+      // A newer connection got in first while we were registering: this one is the stale one.
+      close(CLOSE_HOST.REPLACED, "another connection registered this host");
+    }
+    const hello: Hello & { orgId: string } = { hostId: id, epoch, pingIntervalMs: this.pingMs, window: INITIAL_WINDOW, orgId: c.orgId };
+    link.mux.control(FRAME.HELLO, hello);
+    this.log.info("host connected", { host: id, name: c.name, org: c.orgId, epoch, version: c.version, platform: c.platform });
+    return link;
+  }
+
+  /** The socket of `link` ended. A stale link never unregisters its successor. */
+  async disconnected(link: HostLink, code: number): Promise<void> {
+    link.mux.closeAll();
+    if (this.links.get(link.id) !== link) return;
+    this.links.delete(link.id);
+    this.log.info("host disconnected", { host: link.id, name: link.name, epoch: link.epoch, code });
+    await this.store.offline(link.id, link.epoch, new Date()).catch((e) => this.log.error("marking a host offline failed", { error: String(e) }));
+  }
+
+  /** The live link of a host connected to this process. */
+  link(id: string): HostLink | undefined {
+    return this.links.get(id);
+  }
+
+  /** Server shutdown: every host is told to reconnect (GOAWAY), then its socket closes. */
+  shutdown(): void {
+    this.stopping = true;
+    clearInterval(this.timer);
+    for (const link of this.links.values()) {
+      link.mux.control(FRAME.GOAWAY, { reason: "server shutting down" });
+      link.close(CLOSE_HOST.GOING_AWAY, "server shutting down");
+      // Relayed clients learn now (1001, attach again), not when the close event comes round.
+      link.mux.closeAll();
+    }
+  }
+
+  /** A refreshed token for `link`, already verified through the resolver by the caller. */
+  refreshed(link: HostLink, expiresAt: Date): void {
+    if (expiresAt > link.expiresAt) link.expiresAt = expiresAt;
+    this.log.info("host token refreshed", { host: link.id, epoch: link.epoch, until: link.expiresAt.toISOString() });
+  }
+
+  private control(link: HostLink, type: number, payload: Uint8Array): void {
+    if (type === FRAME.PONG) {
+      link.missed = 0;
+      this.store.seen(link.id, link.epoch, new Date()).catch((e) => this.log.error("host heartbeat write failed", { error: String(e) }));
+    } else if (type === FRAME.TOKEN) {
+      this.onToken?.(link, new TextDecoder().decode(payload));
+    }
+  }
+
+  /** Set by the route that owns the resolver: verifies a TOKEN frame's JWT. */
+  onToken?: (link: HostLink, token: string) => void;
+
+  private heartbeat(): void {
+    if (this.stopping) return;
+    const now = Date.now();
+    for (const link of this.links.values()) {
+      if (link.expiresAt.getTime() <= now) link.close(CLOSE_HOST.EXPIRED, "the host's token expired; it must refresh it before expiry");
+      else if (link.missed >= MISSES_ALLOWED) link.close(CLOSE_HOST.TIMEOUT, `no answer to ${MISSES_ALLOWED} heartbeats`);
+      else {
+        link.missed++;
+        link.mux.control(FRAME.PING, new Uint8Array(8));
+      }
+    }
+  }
+}
