@@ -119,6 +119,21 @@ describe(`relay connect (${DIALECT})`, () => {
     h.ws.close();
   });
 
+  test("rule 5: revoking the key a host connected with ends its connection within seconds, not at its next refresh", async () => {
+    const call = api(s, owner);
+    const { key, id } = await json<{ key: string; id: string }>(call("POST", "/api/api-keys", { name: "revoked-host", organizationId: orgA }));
+    issued.push(key);
+    const token = await hostToken("soon-revoked", key);
+    const h = dial(s, token);
+    await h.hello;
+    expect((await hosts()).find((x) => x.name === "soon-revoked")?.online).toBe(true);
+    expect((await call("DELETE", `/api/api-keys/${id}`)).status).toBeLessThan(300);
+    expect(await h.closed).toBe(4401);
+    await waitUntil(async () => (await hosts()).find((x) => x.name === "soon-revoked")?.online === false, 5_000, "the host to show offline");
+    // Its token no longer works anywhere: a JWT lives only as long as the key it came from.
+    expect((await api(s, token)("GET", "/api/hosts")).status).toBe(401);
+  });
+
   test("on SIGTERM every host gets GOAWAY, then the socket closes with 1001", async () => {
     const h = dial(s, await hostToken("box-5"));
     await h.hello;

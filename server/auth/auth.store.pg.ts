@@ -163,6 +163,8 @@ export function makeAuthStore(db: Db) {
           .limit(1)
       )[0] ?? null,
 
+    apiKeyById: async (id: string) => (await db.orm.select().from(apiKeys).where(eq(apiKeys.id, id)).limit(1))[0] ?? null,
+
     listApiKeys: async (userId: string) =>
       await db.orm
         .select({

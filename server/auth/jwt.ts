@@ -22,6 +22,11 @@ export interface Claims {
   orgs: string[];
   /** Set on host JWTs (`GET /api/auth/token?host=<name>`): the host name, in exactly one org. */
   hid?: string;
+  /**
+   * The credential the token was minted from ("k:<api key id>" or "s:<session id>"): revoking it
+   * ends the token too, within the resolver's cache time (SPEC §2.4 rule 5), not at its expiry.
+   */
+  src?: string;
   /** Seconds since the epoch (set on verified tokens). */
   exp?: number;
 }
@@ -72,7 +77,10 @@ export class Jwts {
     const key = this.keys.find((k) => !k.retiredAt && k.sign);
     if (!key?.sign) throw new Error("no signing key: the database has none this server can decrypt");
     const iat = Math.floor(now / 1000);
-    const token = await new SignJWT(claims.hid === undefined ? { orgs: claims.orgs } : { orgs: claims.orgs, hid: claims.hid })
+    const body: Record<string, unknown> = { orgs: claims.orgs };
+    if (claims.hid !== undefined) body.hid = claims.hid;
+    if (claims.src !== undefined) body.src = claims.src;
+    const token = await new SignJWT(body)
       .setProtectedHeader({ alg: ALG, kid: key.kid, typ: "JWT" })
       .setSubject(claims.sub)
       .setIssuer(this.issuer())
@@ -146,7 +154,9 @@ export class Jwts {
 function claimsOf(p: JWTPayload): Claims | null {
   const orgs = (p as { orgs?: unknown }).orgs;
   const hid = (p as { hid?: unknown }).hid;
+  const src = (p as { src?: unknown }).src;
   if (typeof p.sub !== "string" || !Array.isArray(orgs) || !orgs.every((o) => typeof o === "string")) return null;
   if (hid !== undefined && (typeof hid !== "string" || orgs.length !== 1)) return null;
-  return { sub: p.sub, orgs: orgs as string[], exp: p.exp, ...(hid === undefined ? {} : { hid }) };
+  if (src !== undefined && (typeof src !== "string" || !/^[ks]:\S+$/.test(src))) return null;
+  return { sub: p.sub, orgs: orgs as string[], exp: p.exp, ...(hid === undefined ? {} : { hid }), ...(src === undefined ? {} : { src }) };
 }

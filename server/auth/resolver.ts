@@ -183,6 +183,7 @@ export class Resolver {
   private async jwt(token: string, now: number) {
     const claims = await this.jwts.verify(token, now);
     if (!claims) throw unauthorized();
+    if (claims.src && !(await this.sourceAlive(claims.src, claims.sub, now))) throw unauthorized("the credential this token was minted from has been revoked");
     const user = await this.store.userById(claims.sub);
     if (!user) throw unauthorized();
     const orgs = (await this.organizations(user.id)).filter((o) => claims.orgs.includes(o.id));
@@ -199,6 +200,17 @@ export class Resolver {
       viaCookie: false,
     };
     return { principal, until: (claims.exp ?? 0) * 1000 };
+  }
+
+  /** A JWT lives only as long as the session or API key it was minted from. */
+  private async sourceAlive(src: string, userId: string, now: number): Promise<boolean> {
+    const id = src.slice(2);
+    if (src.startsWith("s:")) {
+      const row = await this.store.sessionById(id);
+      return !!row && row.user.id === userId && row.session.expiresAt.getTime() > now;
+    }
+    const key = await this.store.apiKeyById(id);
+    return !!key && key.userId === userId && key.enabled && !(key.expiresAt && key.expiresAt.getTime() <= now);
   }
 
   private async organizations(userId: string) {

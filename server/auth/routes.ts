@@ -108,7 +108,8 @@ export const authRoutes = (auth: Auth) =>
       const host = (query as { host?: string }).host;
       if (host !== undefined && !HOST_NAME.test(host)) throw new HttpError(400, "invalid_request", HOST_NAME_RULE);
       if (host !== undefined && !principal.activeOrgId) throw new HttpError(403, "not_a_member", "a host must belong to an organization, and you are in none");
-      const claims = host === undefined ? { sub: principal.userId, orgs: principal.orgIds } : { sub: principal.userId, orgs: [principal.activeOrgId!], hid: host };
+      const src = principal.apiKey ? `k:${principal.apiKey.id}` : `s:${principal.sessionId}`;
+      const claims = host === undefined ? { sub: principal.userId, orgs: principal.orgIds, src } : { sub: principal.userId, orgs: [principal.activeOrgId!], hid: host, src };
       const { token, expiresAt } = await auth.jwts.sign(claims);
       return { token, expiresAt: expiresAt.toISOString() };
     })

@@ -16,6 +16,7 @@ const META = /^[\x20-\x7e]{1,100}$/;
 
 /** Resolves a host's credential (the resolver, as for any request) into who is connecting. */
 async function hostOf(auth: Auth, request: Request, ip: () => string): Promise<Connecting> {
+  const token = /^Bearer[ ]+(\S+)/i.exec(request.headers.get("authorization") ?? "")?.[1] ?? "";
   const r = await auth.resolver.resolve(request, ip);
   if (!r) throw new HttpError(401, "unauthorized", "a host connects with Authorization: Bearer <host JWT> (from GET /api/auth/token?host=<name>)");
   const p = r.principal;
@@ -26,20 +27,28 @@ async function hostOf(auth: Auth, request: Request, ip: () => string): Promise<C
     const v = request.headers.get(name);
     return v && META.test(v) ? v : "unknown";
   };
-  return { orgId: p.activeOrgId, name: p.host.name, userId: p.userId, version: header("x-warren-host-version"), platform: header("x-warren-host-platform"), expiresAt: p.host.expiresAt };
+  return { orgId: p.activeOrgId, name: p.host.name, userId: p.userId, version: header("x-warren-host-version"), platform: header("x-warren-host-platform"), expiresAt: p.host.expiresAt, token };
 }
 
 export const relayConnect = (auth: Auth, hub: Hub) => {
   // A TOKEN frame: the host's refreshed JWT, checked like any credential, for the same host.
-  hub.onToken = (link, token) => {
+  const check = async (link: { name: string; orgId: string; userId: string }, token: string): Promise<Connecting> => {
     const request = new Request("http://relay/token", { headers: { authorization: `Bearer ${token}` } });
-    hostOf(auth, request, () => "relay")
-      .then((c) => {
-        if (c.name !== link.name || c.orgId !== link.orgId || c.userId !== link.userId) throw new Error("the refreshed token names another host");
-        hub.refreshed(link, c.expiresAt);
-      })
+    const c = await hostOf(auth, request, () => "relay");
+    if (c.name !== link.name || c.orgId !== link.orgId || c.userId !== link.userId) throw new Error("the token names another host");
+    return c;
+  };
+  hub.onToken = (link, token) => {
+    check(link, token)
+      .then((c) => hub.refreshed(link, token, c.expiresAt))
       .catch(() => link.close(CLOSE_HOST.EXPIRED, "the refreshed token was refused"));
   };
+  // Only a clear refusal (401/403) ends a link; a database hiccup does not.
+  hub.stillValid = (link) =>
+    check(link, link.token).then(
+      () => true,
+      (e) => !(e instanceof HttpError) && !(e instanceof Error && e.message.startsWith("the token names")),
+    );
   return new Elysia().ws("/relay/connect", {
     async beforeHandle({ request, server }) {
       if (pending.has(request)) return; // Elysia may run this hook twice for one upgrade

@@ -15,7 +15,7 @@ export const CLOSE_HOST = {
   GOING_AWAY: 1001,
   /** The host broke the relay protocol. */
   PROTOCOL: 4400,
-  /** The host's token expired without a refresh. */
+  /** The host's token expired without a refresh, or the credential behind it was revoked. */
   EXPIRED: 4401,
   /** Three heartbeats went unanswered. */
   TIMEOUT: 4408,
@@ -24,6 +24,12 @@ export const CLOSE_HOST = {
 } as const;
 
 const MISSES_ALLOWED = 3;
+/**
+ * How often each live host's token is put through the resolver again, so that revoking the key
+ * or session it came from (or removing its user from the org) ends the connection within
+ * SPEC §2.4 rule 5's 5 seconds (this, plus the resolver's 2 s cache), not at the next refresh.
+ */
+const RECHECK_MS = 2_000;
 
 export interface HostLink {
   id: string;
@@ -35,6 +41,8 @@ export interface HostLink {
   epoch: number;
   connectedAt: Date;
   expiresAt: Date;
+  /** The host's current JWT (the one it connected with, or its latest refresh). */
+  token: string;
   mux: Mux;
   missed: number;
   close(code: number, reason: string): void;
@@ -47,11 +55,13 @@ export interface Connecting {
   version: string;
   platform: string;
   expiresAt: Date;
+  token: string;
 }
 
 export class Hub {
   private links = new Map<string, HostLink>();
   private timer: ReturnType<typeof setInterval>;
+  private recheckTimer: ReturnType<typeof setInterval>;
   /** Set once the server is shutting down: relayed clients get 1001 (come back), not 4503. */
   stopping = false;
   /**
@@ -67,6 +77,8 @@ export class Hub {
   ) {
     this.timer = setInterval(() => this.heartbeat(), pingMs);
     this.timer.unref();
+    this.recheckTimer = setInterval(() => this.recheckAll(), RECHECK_MS);
+    this.recheckTimer.unref();
   }
 
   /** A new connection: it becomes the host's current one. Returns its link (not yet greeted). */
@@ -117,6 +129,7 @@ export class Hub {
   shutdown(): void {
     this.stopping = true;
     clearInterval(this.timer);
+    clearInterval(this.recheckTimer);
     for (const link of this.links.values()) {
       link.mux.control(FRAME.GOAWAY, { reason: "server shutting down" });
       link.close(CLOSE_HOST.GOING_AWAY, "server shutting down");
@@ -126,8 +139,11 @@ export class Hub {
   }
 
   /** A refreshed token for `link`, already verified through the resolver by the caller. */
-  refreshed(link: HostLink, expiresAt: Date): void {
-    if (expiresAt > link.expiresAt) link.expiresAt = expiresAt;
+  refreshed(link: HostLink, token: string, expiresAt: Date): void {
+    if (expiresAt > link.expiresAt) {
+      link.expiresAt = expiresAt;
+      link.token = token;
+    }
     this.log.info("host token refreshed", { host: link.id, epoch: link.epoch, until: link.expiresAt.toISOString() });
   }
 
@@ -142,6 +158,20 @@ export class Hub {
 
   /** Set by the route that owns the resolver: verifies a TOKEN frame's JWT. */
   onToken?: (link: HostLink, token: string) => void;
+  /** Set by the route that owns the resolver: is this link's token still good? */
+  stillValid?: (link: HostLink) => Promise<boolean>;
+
+  private recheckAll(): void {
+    if (this.stopping || !this.stillValid) return;
+    for (const link of this.links.values()) {
+      this.stillValid(link).then(
+        (ok) => {
+          if (!ok && this.links.get(link.id) === link) link.close(CLOSE_HOST.EXPIRED, "the credential this host connected with was revoked");
+        },
+        () => {},
+      );
+    }
+  }
 
   private heartbeat(): void {
     if (this.stopping) return;
