@@ -6,7 +6,7 @@
 import { Elysia } from "elysia";
 import type { ServerWebSocket } from "bun";
 import { z } from "zod";
-import { authenticated, upgradePrincipal, type Auth } from "./auth";
+import { authenticated, mintTicket, upgradePrincipal, type Auth } from "./auth";
 import { HttpError } from "./http/errors";
 import { TerminalError, protocol } from "../pty";
 import type { AttachHandle, Caller, TerminalHost, TerminalInfo } from "../pty/host";
@@ -72,9 +72,12 @@ export const terminalRoutes = (auth: Auth, hosts: Directory) =>
         // Elysia may run this hook twice for one upgrade; a ticket can be consumed only once.
         if (attachments.has(request)) return;
         const principal = await upgradePrincipal(auth, request, server);
-        const host = await hosts.find(principal, params.hostId, request);
+        const viaTicket = query.ticket !== undefined && principal.sessionId !== undefined;
+        const host = await hosts.find(principal, params.hostId, request, viaTicket ? async () => (await mintTicket(auth, principal.sessionId!)).ticket : undefined);
         const caller = { userId: principal.userId, orgId: host.orgId };
-        if (!(await hostCall(() => host.terminals.get(caller, params.tid)))) throw notFound();
+        // Through another replica the attach itself is the check (it closes 4404 there): a
+        // ticket-authenticated client has no credential to ask anything else with.
+        if (!host.peer && !(await hostCall(() => host.terminals.get(caller, params.tid)))) throw notFound();
         attachments.set(request, { terminals: host.terminals, caller, tid: params.tid, writable: query.mode === "write", since: query.since, cols: query.cols, rows: query.rows });
       },
       open(ws) {

@@ -65,6 +65,19 @@ describe(`relay across replicas (${DIALECT})`, () => {
     expect((await api(b, owner)("DELETE", `/api/hosts/${hostId}/terminals/term_nope`)).status).toBe(404);
   });
 
+  test("through B: a browser-style attach with a one-use ticket (B spends it, A gets a fresh one for the same session)", async () => {
+    const t = await json<{ id: string }>(api(b, owner)("POST", `/api/hosts/${hostId}/terminals`, { cmd: ["sh", "-c", "echo ticketed; exit 0"] }));
+    const { ticket } = await json<{ ticket: string }>(api(b, owner)("POST", "/api/ws-ticket"));
+    const url = `${b.url.replace(/^http/, "ws")}/api/hosts/${hostId}/terminals/${t.id}/attach?ticket=${ticket}`;
+    const at = attach(url);
+    const res = await at.result;
+    expect(new TextDecoder().decode(res.output)).toContain("ticketed");
+    expect(res.closeCode).toBe(1000);
+    // The ticket was one use: the same URL again is refused.
+    const again = await attach(url).result.catch((e: Error) => e);
+    expect(again instanceof Error || (again as { closeCode: number }).closeCode !== 1000).toBe(true);
+  });
+
   test("through B: an exposed port", async () => {
     const r = await fetch(`${b.url}/api/hosts/${hostId}/ports/${origin.port}/x/y?z=1`, { headers: { authorization: `Bearer ${owner}` } });
     expect(r.status).toBe(200);

@@ -12,6 +12,7 @@ import { authStore } from "./store";
 
 export { authenticated, optionalPrincipal, requireSession, upgradePrincipal, type Auth } from "./authn";
 export { requestOrg } from "./org-scope";
+export { mintTicket } from "./tickets";
 export { authRoutes } from "./routes";
 export { apiKeyRoutes } from "./api-keys";
 export { Jwts } from "./jwt";

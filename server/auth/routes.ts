@@ -8,11 +8,11 @@ import { mintPairing, pairingUrl, PAIRING_TTL_SECONDS } from "./pairing";
 import type { Principal } from "./principal";
 import { SESSION_DAYS } from "./resolver";
 import { HOST_NAME, HOST_NAME_RULE } from "../../relay/codec";
-import { hashToken, looksLikePairingToken, newId, newSessionToken, newTicket } from "./tokens";
+import { hashToken, looksLikePairingToken, newId, newSessionToken } from "./tokens";
+import { mintTicket } from "./tickets";
 
 const DAY = 86_400_000;
 
-const TICKET_TTL_MS = 30_000;
 const roleSchema = z.enum(["owner", "admin", "member"]);
 
 const pairBody = z.object({
@@ -115,9 +115,7 @@ export const authRoutes = (auth: Auth) =>
     })
     .post("/api/ws-ticket", async ({ principal, set }) => {
       requireSession(principal);
-      const ticket = newTicket();
-      const expiresAt = new Date(Date.now() + TICKET_TTL_MS);
-      await auth.store.addTicket(hashToken(ticket), principal.sessionId!, expiresAt);
+      const { ticket, expiresAt } = await mintTicket(auth, principal.sessionId!);
       set.headers["cache-control"] = "no-store";
       return { ticket, expiresAt: expiresAt.toISOString() };
     })

@@ -64,9 +64,10 @@ export class Directory {
 
   /**
    * The host by id (or by name in the principal's orgs, the active org first); 404 otherwise.
-   * `request` is the client's, for forwarding to the replica that holds the host.
+   * `request` is the client's, for forwarding to the replica that holds the host; `ticket` mints
+   * a fresh WebSocket ticket when the client's own was spent getting here.
    */
-  async find(p: Principal, idOrName: string, request?: Request): Promise<FoundHost> {
+  async find(p: Principal, idOrName: string, request?: Request, ticket?: () => Promise<string>): Promise<FoundHost> {
     if (idOrName === LOCAL_HOST_ID) {
       const entry = await this.localEntry(p);
       if (entry) return { entry, orgId: entry.organizationId, terminals: this.localTerminals };
@@ -80,7 +81,7 @@ export class Directory {
           return { entry, orgId: row.orgId, terminals: remoteHost(mux, () => this.hub.stopping), mux };
         }
         const peer = this.peerOf(row);
-        if (peer && request && !wasForwarded(request)) return { entry, orgId: row.orgId, terminals: peerHost(peer, row.id, credentialHeaders(request)), peer };
+        if (peer && request && !wasForwarded(request)) return { entry, orgId: row.orgId, terminals: peerHost(peer, row.id, credentialHeaders(request), ticket), peer };
         throw new HttpError(503, "host_offline", `host ${row.name} is not connected (last seen ${entry.lastSeen}); start it with: warren host start`);
       }
     }

@@ -29,7 +29,7 @@ async function failure(r: Response): Promise<TerminalError> {
 }
 
 /** A host connected to another replica, reached through that replica's terminal API. */
-export function peerHost(base: string, hostId: string, headers: Record<string, string>): TerminalHost {
+export function peerHost(base: string, hostId: string, headers: Record<string, string>, ticket?: () => Promise<string>): TerminalHost {
   const at = `${base}/api/hosts/${encodeURIComponent(hostId)}/terminals`;
   const call = async (method: string, url: string, body?: unknown): Promise<Response> => {
     try {
@@ -61,6 +61,7 @@ export function peerHost(base: string, hostId: string, headers: Record<string, s
       const q = new URLSearchParams({ mode: o.writable ? "write" : "view" });
       if (o.since !== undefined) q.set("since", String(o.since));
       if (o.cols && o.rows) q.set("cols", String(o.cols)), q.set("rows", String(o.rows));
+      if (ticket) q.set("ticket", await ticket());
       const ws = new WebSocket(`${at.replace(/^http/, "ws")}/${encodeURIComponent(tid)}/attach?${q}`, { headers } as unknown as string[]);
       ws.binaryType = "arraybuffer";
       let opened = false;
