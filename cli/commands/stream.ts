@@ -195,22 +195,25 @@ export const streamRead: Command = {
     for (;;) {
       const r = await send(c, "GET", path, { query: new URLSearchParams({ offset }) });
       if (!r.ok) throw await failure(c, r, path);
-      const bytes = new Uint8Array(await r.arrayBuffer());
       const json = isJson(r.headers.get("content-type"));
-      if (json && flags.json) {
-        for (const v of JSON.parse(new TextDecoder().decode(bytes)) as unknown[]) await out(JSON.stringify(v) + "\n");
-      } else if (json) {
-        // Each response is an array; their values become one.
-        const inner = bytes.subarray(1, Math.max(1, bytes.length - 1));
-        await out(first ? "[" : "");
-        if (inner.length) {
-          if (wroteValue) await out(",");
-          await out(inner);
-          wroteValue = true;
-        }
-      } else {
+      if (!json) {
         if (flags.json) throw new ClientError(`stream ${path} holds ${r.headers.get("content-type")}, not JSON; read it without --json`);
-        if (bytes.length) await out(bytes);
+        // The server streams a long catch-up in one response: pass it on as it comes, in flat memory.
+        for await (const part of r.body as unknown as AsyncIterable<Uint8Array>) await out(part);
+      } else {
+        const bytes = new Uint8Array(await r.arrayBuffer());
+        if (flags.json) {
+          for (const v of JSON.parse(new TextDecoder().decode(bytes)) as unknown[]) await out(JSON.stringify(v) + "\n");
+        } else {
+          // Each response is an array; their values become one.
+          const inner = bytes.subarray(1, Math.max(1, bytes.length - 1));
+          await out(first ? "[" : "");
+          if (inner.length) {
+            if (wroteValue) await out(",");
+            await out(inner);
+            wroteValue = true;
+          }
+        }
       }
       first = false;
       const next = r.headers.get("stream-next-offset");
