@@ -62,7 +62,7 @@ class Batch {
   private dirty = new Set<StreamRow>();
   /** Written together at finish(): one statement for the batch on Postgres. */
   private chunks: (Chunk & { streamId: string })[] = [];
-  private producers = new Map<string, ProducerState | null>();
+  private producers = new Map<string, ProducerState | null | Promise<ProducerState | null>>();
   private dirtyProducers = new Map<string, { streamId: string; producerId: string; p: ProducerState }>();
   /** Per stream changed: what its live readers are told after the commit (null: look again). */
   readonly published = new Map<string, News | null>();
@@ -91,6 +91,29 @@ class Batch {
   private known(row: StreamRow): void {
     this.byId.set(row.id, row);
     if (!this.before.has(row.id)) this.before.set(row.id, { tail: row.tail, closed: row.closed });
+  }
+
+  /**
+   * Locks every stream the ops name and loads their producers' state, all at once: pipelined on
+   * Postgres (one round trip, not one per stream), and in sorted order, so two replicas locking
+   * the same streams cannot deadlock.
+   */
+  async prefetch(ops: Op[]): Promise<void> {
+    const keys = new Map<string, [string, string]>();
+    for (const op of ops) {
+      if (op.kind === "expire") continue;
+      keys.set(`${op.orgId}\0${op.path}`, [op.orgId, op.path]);
+      if (op.kind === "create" && op.fork) keys.set(`${op.orgId}\0${op.fork.from}`, [op.orgId, op.fork.from]);
+    }
+    const sorted = [...keys.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    await Promise.all(sorted.map(([, [orgId, path]]) => this.row(orgId, path)));
+    const producers: Promise<unknown>[] = [];
+    for (const op of ops) {
+      if (op.kind !== "append" || !op.producer) continue;
+      const row = this.rows.get(`${op.orgId}\0${op.path}`);
+      if (row) producers.push(this.producer(row.id, op.producer.id));
+    }
+    await Promise.all(producers);
   }
 
   async rowById(id: string): Promise<StreamRow | null> {
@@ -135,7 +158,7 @@ class Batch {
 
   async producer(streamId: string, producerId: string): Promise<ProducerState | null> {
     const key = `${streamId}\0${producerId}`;
-    if (!this.producers.has(key)) this.producers.set(key, await this.tx.producer(streamId, producerId));
+    if (!this.producers.has(key)) this.producers.set(key, this.tx.producer(streamId, producerId));
     return this.producers.get(key)!;
   }
 
@@ -155,18 +178,24 @@ class Batch {
     return out;
   }
 
+  /**
+   * Writes back what the batch changed. The statements are independent, so they go out together:
+   * on Postgres they are pipelined on the transaction's connection, one round trip for all.
+   */
   async finish(): Promise<void> {
+    const writes: Promise<void>[] = [];
     // A stream removed later in the batch takes its chunks with it.
     const chunks = this.chunks.filter((c) => this.byId.has(c.streamId));
-    if (chunks.length) await this.tx.addChunks(chunks);
+    if (chunks.length) writes.push(this.tx.addChunks(chunks));
     for (const row of this.dirty) {
-      await this.tx.update(row);
+      writes.push(this.tx.update(row));
       const news = this.published.get(row.id);
       if (news) Object.assign(news, { tail: row.tail, closed: row.closed });
       if (row.deleted) this.published.set(row.id, null);
     }
-    for (const { streamId, producerId, p } of this.dirtyProducers.values()) await this.tx.putProducer(streamId, producerId, p, this.now);
-    for (const id of this.published.keys()) await this.tx.announce(id);
+    for (const { streamId, producerId, p } of this.dirtyProducers.values()) writes.push(this.tx.putProducer(streamId, producerId, p, this.now));
+    for (const id of this.published.keys()) writes.push(this.tx.announce(id));
+    await Promise.all(writes);
   }
 }
 
@@ -266,6 +295,7 @@ export class Writer {
     try {
       done = await this.storage.transaction(async (tx) => {
         const batch = new Batch(tx, new Date(this.clock.now()), this.reader);
+        await batch.prefetch(pending.map((p) => p.op));
         for (const p of pending) {
           try {
             outcomes.push(await apply(batch, p.op, this.clock));
