@@ -23,6 +23,8 @@ export interface RunningServer {
   /** On the first start of an empty database: the owner's pairing link (print it, never log it). */
   pairingUrl?: string;
   pairingExpiresAt?: Date;
+  /** Every route the app registered (method, pattern): for route inventories in tests and docs. */
+  routes: { method: string; path: string }[];
   stop(): Promise<void>;
 }
 
@@ -100,6 +102,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   return {
     url,
     stop,
+    routes: app.routes.map((r) => ({ method: r.method, path: r.path })),
     ...(firstPairing ? { pairingUrl: `${base}/pair#token=${firstPairing.token}`, pairingExpiresAt: firstPairing.expiresAt } : {}),
   };
 }

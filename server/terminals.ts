@@ -8,6 +8,7 @@ import type { ServerWebSocket } from "bun";
 import { z } from "zod";
 import { authenticated, mintTicket, upgradePrincipal, type Auth } from "./auth";
 import { HttpError } from "./http/errors";
+import { valid } from "./http/json";
 import { TerminalError, protocol } from "../pty";
 import type { AttachHandle, Caller, TerminalHost, TerminalInfo } from "../pty/host";
 import type { Directory } from "./relay/directory";
@@ -136,13 +137,13 @@ export const terminalRoutes = (auth: Auth, hosts: Directory) =>
     })
     .post(
       "/api/hosts/:hostId/terminals",
-      async ({ principal, params, body, set, request }) => {
+      async ({ principal, params, body: raw, set, request }) => {
+        const body = valid(newTerminal, raw);
         const host = await hosts.find(principal, params.hostId, request);
         const t = await hostCall(() => host.terminals.create({ userId: principal.userId, orgId: host.orgId }, body));
         set.status = 201;
         return described(host.entry.id, t);
       },
-      { body: newTerminal },
     )
     .delete("/api/hosts/:hostId/terminals/:tid", async ({ principal, params, set, request }) => {
       const host = await hosts.find(principal, params.hostId, request);

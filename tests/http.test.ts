@@ -9,6 +9,7 @@ import { z } from "zod";
 import { accessLog } from "../server/http/access-log";
 import { bodyLimit, JSON_BODY_LIMIT } from "../server/http/body-limit";
 import { errors, HttpError } from "../server/http/errors";
+import { valid } from "../server/http/json";
 import { methodsAtFactory } from "../server/http/routes";
 import { createLogger, parseLines } from "./log-helpers";
 import { cleanup, DIALECT, startServer, tempDir, waitUntil, type TestServer } from "./harness";
@@ -75,7 +76,7 @@ describe("error shape for bodies and crashes (the shared plugins, in process)", 
       .use(accessLog(log))
       .use(errors({ log, methodsAt: (p) => methodsAt(p) }))
       .use(bodyLimit(() => false))
-      .post("/echo", ({ body }) => body, { body: z.object({ name: z.string().min(1) }) })
+      .post("/echo", ({ body }) => valid(z.object({ name: z.string().min(1) }), body))
       .get("/crash", () => {
         throw new Error("db password=hunter2 leaked in a stack");
       })
@@ -109,7 +110,7 @@ describe("error shape for bodies and crashes (the shared plugins, in process)", 
     await expectErrorShape(await post(JSON.stringify({})), 400, "invalid_request");
     const empty = await expectErrorShape(await post(""), 400, "invalid_request");
     expect(empty.error.message).toContain("request body");
-    await expectErrorShape(await post("name=a", { "content-type": "text/plain" }), 400, "invalid_request");
+    await expectErrorShape(await post("name=a", { "content-type": "text/plain" }), 415, "unsupported_media_type");
   });
 
   test("an oversize chunked body (no Content-Length) → 413 payload_too_large", async () => {

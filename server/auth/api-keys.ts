@@ -3,6 +3,7 @@
 import { Elysia } from "elysia";
 import { z } from "zod";
 import { HttpError } from "../http/errors";
+import { valid } from "../http/json";
 import { authenticated, requireSession, type Auth } from "./authn";
 import { apiKeyPrefix, hashToken, newApiKey, newId } from "./tokens";
 
@@ -19,8 +20,9 @@ export const apiKeyRoutes = (auth: Auth) =>
     .use(authenticated(auth))
     .post(
       "/api/api-keys",
-      async ({ principal, body, set }) => {
+      async ({ principal, body: raw, set }) => {
         requireSession(principal);
+        const body = valid(createBody, raw);
         if (!principal.roles[body.organizationId]) throw new HttpError(404, "not_found", "no such organization");
         const key = newApiKey();
         const id = newId("key");
@@ -31,7 +33,6 @@ export const apiKeyRoutes = (auth: Auth) =>
         set.headers["cache-control"] = "no-store";
         return { id, key, prefix, name: body.name, organizationId: body.organizationId, expiresAt: expiresAt?.toISOString() ?? null };
       },
-      { body: createBody },
     )
     .get("/api/api-keys", async ({ principal }) => {
       requireSession(principal);

@@ -4,6 +4,7 @@
 import { Elysia } from "elysia";
 import { z } from "zod";
 import { HttpError } from "../http/errors";
+import { valid } from "../http/json";
 import { authenticated, requireSession, type Auth } from "./authn";
 import type { Principal } from "./principal";
 import type { Role } from "./store";
@@ -18,6 +19,9 @@ const orgBody = z.object({
     .toLowerCase()
     .regex(/^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/, "use 1–40 lowercase letters, digits and dashes"),
 });
+
+const newMember = z.object({ userId: z.string().min(1).max(100), role: roleSchema });
+const roleChange = z.object({ role: roleSchema });
 
 function memberRole(p: Principal, orgId: string): Role {
   const role = p.roles[orgId];
@@ -41,15 +45,15 @@ export const orgRoutes = (auth: Auth) =>
     .get("/api/orgs", ({ principal }) => ({ organizations: principal.organizations.filter((o) => principal.orgIds.includes(o.id)) }))
     .post(
       "/api/orgs",
-      async ({ principal, body, set }) => {
+      async ({ principal, body: raw, set }) => {
         requireSession(principal);
+        const body = valid(orgBody, raw);
         const org = await auth.store.createOrg({ id: newId("org"), slug: body.slug, name: body.name, ownerId: principal.userId }, new Date());
         if (!org) throw new HttpError(409, "slug_taken", `an organization with slug "${body.slug}" already exists`);
         auth.resolver.forget({ userId: principal.userId });
         set.status = 201;
         return { ...org, role: "owner" };
       },
-      { body: orgBody },
     )
     .get("/api/orgs/:id/members", async ({ principal, params }) => {
       memberRole(principal, params.id);
@@ -57,7 +61,8 @@ export const orgRoutes = (auth: Auth) =>
     })
     .post(
       "/api/orgs/:id/members",
-      async ({ principal, params, body, set }) => {
+      async ({ principal, params, body: raw, set }) => {
+        const body = valid(newMember, raw);
         requireManager(principal, params.id, body.role);
         if (!(await auth.store.userById(body.userId))) throw new HttpError(404, "not_found", "no such user");
         if (!(await auth.store.addMember(params.id, body.userId, body.role, new Date()))) {
@@ -67,18 +72,17 @@ export const orgRoutes = (auth: Auth) =>
         set.status = 201;
         return { userId: body.userId, role: body.role };
       },
-      { body: z.object({ userId: z.string().min(1).max(100), role: roleSchema }) },
     )
     .patch(
       "/api/orgs/:id/members/:userId",
-      async ({ principal, params, body }) => {
+      async ({ principal, params, body: raw }) => {
+        const body = valid(roleChange, raw);
         const mine = requireManager(principal, params.id, body.role);
         const theirs = (await auth.store.listMembers(params.id)).find((m) => m.userId === params.userId)?.role;
         if (theirs === "owner" && mine !== "owner") throw new HttpError(403, "forbidden", "only owners can make or change owners");
         await change(auth, params.id, params.userId, body.role);
         return { userId: params.userId, role: body.role };
       },
-      { body: z.object({ role: roleSchema }) },
     )
     .delete("/api/orgs/:id/members/:userId", async ({ principal, params, set }) => {
       const mine = params.userId === principal.userId ? memberRole(principal, params.id) : requireManager(principal, params.id);

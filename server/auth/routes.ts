@@ -2,6 +2,7 @@
 import { Elysia } from "elysia";
 import { z } from "zod";
 import { HttpError } from "../http/errors";
+import { valid } from "../http/json";
 import { authenticated, checkOrigin, optionalPrincipal, requestIp, requireSession, type Auth } from "./authn";
 import { clearedCookie, sessionCookie } from "./cookies";
 import { mintPairing, pairingUrl, PAIRING_TTL_SECONDS } from "./pairing";
@@ -60,7 +61,8 @@ export const authRoutes = (auth: Auth) =>
     })
     .post(
       "/api/auth/pair",
-      async ({ body, request, server, set }) => {
+      async ({ body: raw, request, server, set }) => {
+        const body = valid(pairBody, raw);
         const ip = requestIp(auth, request, server);
         // A browser pairing sets a cookie: a foreign page must not be able to sign a visitor in
         // to an account of the attacker's choosing (login CSRF).
@@ -92,7 +94,6 @@ export const authRoutes = (auth: Auth) =>
         set.headers["set-cookie"] = sessionCookie(auth.config.policy, token, session.expiresAt);
         return { authenticated: true, expiresAt: session.expiresAt.toISOString() };
       },
-      { body: pairBody },
     )
     // Public: verifiers (hosts, other services) fetch the keys that sign our JWTs.
     .get("/api/auth/jwks", ({ set }) => {
@@ -129,14 +130,14 @@ export const authRoutes = (auth: Auth) =>
     })
     .patch(
       "/api/auth/session",
-      async ({ principal, body }) => {
+      async ({ principal, body: raw }) => {
         requireSession(principal);
+        const body = valid(activeOrgBody, raw);
         if (!principal.roles[body.activeOrganizationId]) throw new HttpError(404, "not_found", "no such organization");
         await auth.store.setActiveOrg(principal.sessionId!, body.activeOrganizationId);
         auth.resolver.forget({ sessionId: principal.sessionId });
         return describe({ ...principal, activeOrgId: body.activeOrganizationId });
       },
-      { body: activeOrgBody },
     )
     .get("/api/auth/sessions", async ({ principal }) => {
       requireSession(principal);
@@ -151,8 +152,9 @@ export const authRoutes = (auth: Auth) =>
     })
     .post(
       "/api/auth/pairing-links",
-      async ({ principal, body, request }) => {
+      async ({ principal, body: raw, request }) => {
         requireSession(principal);
+        const body = valid(pairingLinkBody, raw);
         const invite = body.invite;
         if (invite) {
           const role = principal.roles[invite.organizationId];
@@ -169,7 +171,6 @@ export const authRoutes = (auth: Auth) =>
         });
         return { url: pairingUrl(baseUrl(auth, request), minted.token), token: minted.token, expiresAt: minted.expiresAt.toISOString() };
       },
-      { body: pairingLinkBody },
     );
 
 function deviceFrom(request: Request, client: string): string {

@@ -1,9 +1,12 @@
 // Request bodies are bounded where they are read: a declared Content-Length over the limit is
-// refused before any byte is read, and a chunked body is counted as it arrives. JSON parse
-// errors become 400. (No onRequest hook: one would switch off Bun's native routing for every
-// request — measured in bench/http.ts.) Bodies nobody reads are capped by the server's ceiling.
+// refused before any byte is read, a chunked body is counted as it arrives, and JSON is checked
+// for depth before it is parsed (http/json.ts). JSON routes take JSON only: another media type is
+// 415 before any parser of Elysia's (forms, multipart) touches it. (No onRequest hook: one would
+// switch off Bun's native routing for every request — measured in bench/http.ts.) Bodies nobody
+// reads are capped by the server's ceiling.
 import { Elysia } from "elysia";
 import { HttpError } from "./errors";
+import { parseJson } from "./json";
 
 export const JSON_BODY_LIMIT = 1024 * 1024;
 
@@ -11,15 +14,15 @@ export const JSON_BODY_LIMIT = 1024 * 1024;
 export const bodyLimit = (raw: (path: string) => boolean, limit = JSON_BODY_LIMIT) =>
   new Elysia({ name: "body-limit" })
     .onParse({ as: "global" }, async ({ request, contentType, path }) => {
-      if (!contentType?.toLowerCase().startsWith("application/json") || raw(path)) return;
+      if (raw(path)) return;
+      if (!contentType?.toLowerCase().startsWith("application/json")) {
+        if (!request.body) return null;
+        throw new HttpError(415, "unsupported_media_type", "send the request body as application/json");
+      }
       if (Number(request.headers.get("content-length") ?? 0) > limit) throw tooLarge(limit);
       const text = await readText(request, limit);
-      if (text.trim() === "") throw new HttpError(400, "invalid_json", "the request body is empty; send a JSON document");
-      try {
-        return JSON.parse(text);
-      } catch (e) {
-        throw new HttpError(400, "invalid_json", `the request body is not valid JSON (${(e as Error).message})`);
-      }
+      if (text.trim() === "") return null;
+      return parseJson(text);
     });
 
 async function readText(request: Request, limit: number): Promise<string> {

@@ -2,6 +2,10 @@
 // values re-serialized, each followed by a comma ("1,{"a":2},"), so that a read is one
 // concatenation wrapped in brackets — no parsing on the read path.
 import { HttpError } from "../http/errors";
+import { nestingExceeds } from "../http/json";
+
+/** Stream items are the users' own documents: deeper than API bodies, still bounded. */
+const STREAM_JSON_DEPTH = 512;
 
 export const DEFAULT_CONTENT_TYPE = "application/octet-stream";
 
@@ -24,8 +28,11 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
 export function jsonChunk(body: Uint8Array, creating: boolean): Uint8Array | null {
   let value: unknown;
   try {
-    value = JSON.parse(decoder.decode(body));
-  } catch {
+    const text = decoder.decode(body);
+    if (nestingExceeds(text, STREAM_JSON_DEPTH)) throw new HttpError(400, "too_deep", `JSON values in a stream nest at most ${STREAM_JSON_DEPTH} levels deep`);
+    value = JSON.parse(text);
+  } catch (e) {
+    if (e instanceof HttpError) throw e;
     throw new HttpError(400, "invalid_json", "this is a JSON stream and the body is not valid JSON");
   }
   const values = Array.isArray(value) ? value : [value];

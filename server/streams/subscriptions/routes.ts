@@ -2,6 +2,7 @@
 // Callback, ack and release carry the wake's own token instead of a Warren credential (a
 // webhook receiver has no Warren account); the JWKS is public. Everything else is called with a
 // Warren credential and acts in the caller's org.
+import { tryParseJson } from "../../http/json";
 import { ProtocolError, type Subscriptions } from "./manager";
 
 export const CONTROL_PREFIX = "/v1/stream/__ds/";
@@ -64,11 +65,9 @@ export async function control(
   try {
     const body = () => {
       if (!raw.byteLength) return {} as Record<string, unknown>;
-      try {
-        return JSON.parse(Buffer.from(raw).toString("utf8")) as Record<string, unknown>;
-      } catch {
-        throw new ProtocolError(400, "INVALID_REQUEST", "the body is not valid JSON");
-      }
+      const value = tryParseJson(Buffer.from(raw).toString("utf8"));
+      if (value === null || typeof value !== "object" || Array.isArray(value)) throw new ProtocolError(400, "INVALID_REQUEST", "the body is not a JSON object");
+      return value as Record<string, unknown>;
     };
     const token = () => /^Bearer (.+)$/.exec(request.headers.get("authorization") ?? "")?.[1] ?? null;
     const allow = (m: string) => {

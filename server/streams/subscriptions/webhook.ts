@@ -1,6 +1,9 @@
 // Sending a webhook: an outbound request to a URL a user chose, so the server's network is
 // guarded (SSRF): the host must be on --webhook-allow (default: loopback only, and only on a
-// loopback server), no credentials in the URL, no redirects followed, a bounded wait.
+// loopback server), no credentials in the URL, no redirects followed, a bounded wait and a
+// bounded reply.
+import { tryParseJson } from "../../http/json";
+
 export const DELIVERY_TIMEOUT_MS = 10_000;
 
 export function allowedWebhook(raw: string, allow: string[]): URL | null {
@@ -32,12 +35,28 @@ export async function post(url: URL, body: string, signature: string): Promise<R
     redirect: "manual",
     signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS),
   });
-  const text = await res.text();
-  if (res.status < 200 || res.status > 299) throw new Error(`webhook answered ${res.status}`);
-  try {
-    const reply = JSON.parse(text);
-    return reply && typeof reply === "object" ? reply : {};
-  } catch {
-    return {};
+  if (res.status < 200 || res.status > 299) {
+    await res.body?.cancel();
+    throw new Error(`webhook answered ${res.status}`);
   }
+  const reply = tryParseJson(await boundedText(res, MAX_REPLY_BYTES));
+  return reply && typeof reply === "object" && !Array.isArray(reply) ? (reply as Record<string, unknown>) : {};
+}
+
+/** A receiver's reply is small JSON; more than this is not read (and not an answer). */
+const MAX_REPLY_BYTES = 64 * 1024;
+
+async function boundedText(res: Response, limit: number): Promise<string> {
+  if (!res.body) return "";
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    size += chunk.byteLength;
+    if (size > limit) {
+      await res.body.cancel().catch(() => {});
+      return "";
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString("utf8");
 }
