@@ -34,26 +34,39 @@ export function validSize(cols: unknown, rows: unknown): boolean {
   return isInt(cols, 1, LIMITS.maxCols) && isInt(rows, 1, LIMITS.maxRows);
 }
 
-/** A client's control message, or null when it is not one we accept. */
-export function parseClient(text: string): ClientMessage | null {
-  let m: { type?: unknown; cols?: unknown; rows?: unknown; offset?: unknown };
+/** Longer than any control message; anything longer is not one, and is not parsed. */
+const MAX_CONTROL = 512;
+
+function object(text: string): Record<string, unknown> | null {
+  if (text.length > MAX_CONTROL) return null;
   try {
-    m = JSON.parse(text);
+    const m: unknown = JSON.parse(text);
+    return m !== null && typeof m === "object" && !Array.isArray(m) ? (m as Record<string, unknown>) : null;
   } catch {
     return null;
   }
+}
+
+const isOffset = (v: unknown): v is number => isInt(v, 0, Number.MAX_SAFE_INTEGER);
+
+/** A client's control message, or null when it is not one we accept. */
+export function parseClient(text: string): ClientMessage | null {
+  const m = object(text);
   if (m?.type === "resize" && validSize(m.cols, m.rows)) return { type: "resize", cols: m.cols as number, rows: m.rows as number };
-  if (m?.type === "ack" && isInt(m.offset, 0, Number.MAX_SAFE_INTEGER)) return { type: "ack", offset: m.offset as number };
+  if (m?.type === "ack" && isOffset(m.offset)) return { type: "ack", offset: m.offset as number };
   return null;
 }
 
-/** A server's control message, or null when it is not one we know. */
+/** A server's control message with exactly its fields, or null when it is not one we know. */
 export function parseServer(text: string): ServerMessage | null {
-  let m: { type?: unknown };
-  try {
-    m = JSON.parse(text);
-  } catch {
-    return null;
+  const m = object(text);
+  if (m?.type === "hello" && isOffset(m.offset) && validSize(m.cols, m.rows) && typeof m.writable === "boolean") {
+    return { type: "hello", offset: m.offset, cols: m.cols as number, rows: m.rows as number, writable: m.writable };
   }
-  return m && ["hello", "reset", "resized", "exit"].includes(m.type as string) ? (m as ServerMessage) : null;
+  if (m?.type === "reset" && isOffset(m.offset)) return { type: "reset", offset: m.offset };
+  if (m?.type === "resized" && validSize(m.cols, m.rows)) return { type: "resized", cols: m.cols as number, rows: m.rows as number };
+  if (m?.type === "exit" && (m.code === null || isInt(m.code, -(2 ** 31), 2 ** 31)) && (m.signal === null || (typeof m.signal === "string" && /^[A-Z0-9]{1,16}$/.test(m.signal)))) {
+    return { type: "exit", code: m.code as number | null, signal: m.signal as string | null };
+  }
+  return null;
 }

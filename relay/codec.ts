@@ -3,6 +3,7 @@
 // [payload]. The WebSocket already delimits messages, so frames carry no length field.
 // Stream 0 is the connection itself (HELLO, PING/PONG, TOKEN, GOAWAY).
 // The caller in an OPEN is who the server resolved: the host never sees a client's credential.
+import { z } from "zod";
 import type { Caller } from "../pty/host";
 
 export const FRAME = {
@@ -35,9 +36,19 @@ export const HOST_NAME_RULE = 'a host name is 1–63 letters, digits, ".", "_" o
 
 /** Fairness: no stream holds the socket for longer than one frame of this size. */
 export const MAX_DATA = 64 * 1024;
+/** The largest frame of any type (a HEAD with a long terminal list); DATA stays within MAX_DATA. */
+export const MAX_FRAME = 1024 * 1024;
 /** Per-stream credit in each direction. */
 export const INITIAL_WINDOW = 1024 * 1024;
 export const HEADER = 5;
+/**
+ * The largest message a stream reassembles (a terminal replay, an app's WebSocket message): what
+ * a direct WebSocket to Bun accepts by default. Pieces come back as credit is returned, so
+ * without this bound a peer that never marks a message's last piece grows memory for ever.
+ */
+export const MAX_MESSAGE = 16 * 1024 * 1024;
+/** Bytes all streams of one connection may hold in messages not yet complete. */
+export const MAX_ASSEMBLING = 64 * 1024 * 1024;
 
 export const RST_CODE = {
   /** The other end is gone or the stream was refused. */
@@ -64,6 +75,20 @@ export interface Head {
   /** For "terminals": the JSON answer. */
   body?: unknown;
   headers?: [string, string][];
+}
+
+// The shape of a HEAD is checked where it is decoded; what its status, headers and body may be
+// depends on the kind of stream, and is checked by whoever opened it.
+const headSchema = z.object({
+  status: z.number().int().min(100).max(599),
+  body: z.unknown().optional(),
+  headers: z.array(z.tuple([z.string(), z.string()])).optional(),
+});
+
+/** A HEAD payload, or null when it is not one. */
+export function head(payload: Uint8Array): Head | null {
+  const r = headSchema.safeParse(json(payload));
+  return r.success ? (r.data as Head) : null;
 }
 
 export interface Hello {
@@ -105,9 +130,9 @@ export function encodeU32(type: FrameType, stream: number, n: number): Uint8Arra
   return out;
 }
 
-/** A frame, or null when the bytes are not one (too short, unknown type). */
+/** A frame, or null when the bytes are not one (too short or too long, unknown type). */
 export function decode(bytes: Uint8Array): Frame | null {
-  if (bytes.length < HEADER || bytes[0]! < FRAME.OPEN || bytes[0]! > FRAME.TOKEN) return null;
+  if (bytes.length < HEADER || bytes.length > HEADER + MAX_FRAME || bytes[0]! < FRAME.OPEN || bytes[0]! > FRAME.TOKEN) return null;
   const stream = new DataView(bytes.buffer, bytes.byteOffset, bytes.length).getUint32(1);
   return { type: bytes[0] as FrameType, stream, payload: bytes.subarray(HEADER) };
 }
@@ -159,21 +184,35 @@ export function messagePieces(m: Message): Uint8Array[] {
 /** Reassembles messages from DATA payloads, in order. */
 export class MessageReader {
   private parts: Uint8Array[] = [];
+  /** Bytes held of the message not yet complete. */
+  size = 0;
+
+  constructor(private limit = MAX_MESSAGE) {}
 
   /** The message this piece completes, null while one is incomplete; throws on garbage. */
   push(piece: Uint8Array): Message | null {
     if (piece.length < 1) throw new Error("empty message piece");
     const opcode = piece[0]! & 0x7f;
+    if (this.size + piece.length - 1 > this.limit) throw new Error(`a message larger than ${this.limit} bytes`);
     this.parts.push(piece.subarray(1));
+    this.size += piece.length - 1;
     if (!(piece[0]! & LAST)) return null;
     const body = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts);
-    this.parts = [];
+    this.drop();
     if (opcode === MSG.TEXT) return { kind: "text", text: td.decode(body) };
     if (opcode === MSG.BINARY) return { kind: "binary", bytes: body };
     if (opcode === MSG.CLOSE && body.length >= 2) {
       return { kind: "close", code: new DataView(body.buffer, body.byteOffset, 2).getUint16(0), reason: td.decode(body.subarray(2)) };
     }
     throw new Error(`unknown message opcode ${opcode}`);
+  }
+
+  /** Forgets the message in progress; returns how many bytes that frees. */
+  drop(): number {
+    const freed = this.size;
+    this.parts = [];
+    this.size = 0;
+    return freed;
   }
 }
 

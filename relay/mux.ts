@@ -4,7 +4,7 @@
 // consumer stops its own stream after one window and costs at most one window of memory, while
 // every other stream keeps flowing. Streams with data and credit take turns, one frame each, and
 // nothing is written while the socket itself is backed up.
-import { decode, encode, HEADER, encodeJson, encodeU32, FRAME, INITIAL_WINDOW, json, MAX_DATA, MessageReader, messagePieces, RST_CODE, u32, type Frame, type Head, type Message, type Open } from "./codec";
+import { decode, encode, HEADER, encodeJson, encodeU32, FRAME, head, INITIAL_WINDOW, json, MAX_ASSEMBLING, MAX_DATA, MessageReader, messagePieces, RST_CODE, u32, type Frame, type Head, type Message, type Open } from "./codec";
 
 export interface Transport {
   /** Must be done with `frame` when it returns (WebSocket sends copy): DATA frames share a buffer. */
@@ -38,9 +38,17 @@ export class RelayError extends Error {
   constructor(
     message: string,
     readonly status = 502,
+    readonly code = "host_unavailable",
   ) {
     super(message);
   }
+}
+
+/** Why a stream ended without an answer, as the client will hear it. */
+function endedBecause(code: number): RelayError {
+  if (code === RST_CODE.CLOSED) return new RelayError("the host disconnected");
+  if (code === RST_CODE.PROTOCOL) return new RelayError("the host sent an answer Warren cannot use", 502, "bad_host_response");
+  return new RelayError("the host refused or dropped the stream");
 }
 
 interface Piece {
@@ -147,7 +155,9 @@ export class Stream {
       if (!piece) return null;
       let m: Message | null;
       try {
+        const held = this.messages.size;
         m = this.messages.push(piece);
+        this.mux.hold(this.messages.size - held);
       } catch {
         this.reset(RST_CODE.PROTOCOL);
         return null;
@@ -185,13 +195,13 @@ export class Stream {
   received(f: Frame): void {
     switch (f.type) {
       case FRAME.HEAD: {
-        const h = json<Head>(f.payload);
-        if (h && typeof h.status === "number") this.settleHead.resolve(h);
+        const h = head(f.payload);
+        if (h) this.settleHead.resolve(h);
         else this.reset(RST_CODE.PROTOCOL);
         return;
       }
       case FRAME.DATA:
-        if (this.finReceived) return this.reset(RST_CODE.PROTOCOL);
+        if (this.finReceived || f.payload.length > MAX_DATA) return this.reset(RST_CODE.PROTOCOL);
         if (f.payload.length > this.recvCredit) return this.reset(RST_CODE.PROTOCOL);
         this.recvCredit -= f.payload.length;
         // The frame's buffer belongs to the socket message; keep only our bytes.
@@ -216,11 +226,12 @@ export class Stream {
   terminate(code: number): void {
     if (this.resetCode !== null) return;
     this.resetCode = code;
-    this.settleHead.reject(new RelayError(code === RST_CODE.CLOSED ? "the host disconnected" : "the host refused or dropped the stream"));
+    this.settleHead.reject(endedBecause(code));
     for (const p of this.outq) p.done?.();
     this.outq = [];
     this.queued = 0;
     this.inq = [];
+    this.mux.hold(-this.messages.drop());
     this.wake();
     this.mux.forget(this);
     this.markClosed();
@@ -238,6 +249,7 @@ export class Stream {
   private settleIfDone(): void {
     if (this.finSent && this.finReceived && this.resetCode === null) {
       this.resetCode = 0;
+      this.mux.hold(-this.messages.drop());
       this.settleHead.reject(new RelayError("the stream ended without an answer"));
       this.mux.forget(this);
       this.wake();
@@ -261,6 +273,8 @@ export class Mux {
   private dead = false;
   readonly window: number;
   private maxStreams: number;
+  /** Bytes all streams hold in incomplete messages (bounded by MAX_ASSEMBLING). */
+  private assembling = 0;
   /** DATA frames are built here and sent at once (the transport copies them). */
   readonly scratch = new Uint8Array(HEADER + MAX_DATA);
 
@@ -328,6 +342,12 @@ export class Mux {
   }
 
   // ---- used by Stream ----
+
+  /** Accounts for bytes a stream holds in an incomplete message; throws past the budget. */
+  hold(bytes: number): void {
+    this.assembling += bytes;
+    if (bytes > 0 && this.assembling > MAX_ASSEMBLING) throw new RelayError("too much held in incomplete messages");
+  }
 
   sendNow(frame: Uint8Array): void {
     if (!this.dead) this.transport.send(frame);

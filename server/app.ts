@@ -6,13 +6,14 @@ import type { ServeConfig } from "./config";
 import { accessLog } from "./http/access-log";
 import { bodyLimit } from "./http/body-limit";
 import { errors } from "./http/errors";
-import { methodsAtFactory } from "./http/routes";
+import { firstSegmentsFactory, methodsAtFactory } from "./http/routes";
 import { health } from "./health";
 import { apiKeyRoutes, authRoutes, orgRoutes, type Auth } from "./auth";
 import { web } from "./web";
 import { terminalRoutes } from "./terminals";
 import { portRoutes, relayConnect, type Directory, type Hub } from "./relay";
 import { STREAM_PREFIX, streamRoutes, type StreamsModule } from "./streams";
+import { MAX_MESSAGE } from "../relay/codec";
 
 export interface AppContext {
   db: Db;
@@ -26,11 +27,13 @@ export interface AppContext {
 }
 
 export function createApp(ctx: AppContext) {
-  const app = new Elysia()
-    .use(accessLog(ctx.log))
+  // One websocket setting for the whole server (Bun has no per-route one): the largest message
+  // is what the relay reassembles, so an app's WebSocket gets what a direct one would.
+  const app = new Elysia({ websocket: { maxPayloadLength: MAX_MESSAGE, perMessageDeflate: false } })
+    .use(accessLog(ctx.log, () => firstSegments()))
     .use(errors({ log: ctx.log, methodsAt: (path) => methodsAt(path) }))
     // Before the body parser: proxied bodies stream to the host untouched, whatever their type.
-    .use(portRoutes(ctx.auth, ctx.hosts))
+    .use(portRoutes(ctx.auth, ctx.hosts, ctx.config.pathApps))
     .use(bodyLimit((path) => path.startsWith(STREAM_PREFIX)))
     .use(health(ctx.db))
     .use(authRoutes(ctx.auth))
@@ -41,6 +44,7 @@ export function createApp(ctx: AppContext) {
     .use(streamRoutes({ auth: ctx.auth, ...ctx.streams, publicUrl: ctx.config.publicUrl }))
     .use(web());
   const methodsAt = methodsAtFactory(() => app.routes);
+  const firstSegments = firstSegmentsFactory(() => app.routes);
   return app;
 }
 

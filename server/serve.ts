@@ -3,7 +3,7 @@
 import { createApp } from "./app";
 import { openDatabase } from "./db";
 import { prepareDataDir, serverSecret } from "./datadir";
-import { createLogger } from "./log";
+import { createLogger, redact } from "./log";
 import type { ServeConfig } from "./config";
 import { bootstrapOwner, createAuth } from "./auth";
 import { bunTerminal, DEFAULTS, TerminalService } from "../pty";
@@ -33,6 +33,14 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   prepareDataDir(config.dataDir);
   const secret = serverSecret(config.dataDir);
   const log = createLogger(config.logFile);
+  // A failure outside any request (a timer, a stream pump) is one JSON line in the log like any
+  // other error, not a raw stack on stderr; the server carries on, since exiting would end every
+  // terminal and connection it holds.
+  const unhandled = (kind: string) => (e: unknown) => log.error(kind, { error: redact(String((e as Error)?.stack ?? e)) });
+  const onRejection = unhandled("unhandled rejection");
+  const onException = unhandled("uncaught exception");
+  process.on("unhandledRejection", onRejection);
+  process.on("uncaughtException", onException);
   const db = await openDatabase(config);
   const auth = await createAuth(db, config, secret);
   const firstPairing = await bootstrapOwner(auth.store, config.bootstrapToken);
@@ -64,6 +72,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   if (config.policy === "remote" && config.insecure) {
     log.warn("serving plain HTTP on a non-loopback address (--insecure): credentials cross the network unencrypted");
   }
+  if (config.pathApps) log.warn("--path-apps: apps are also served to browsers on the dashboard's origin (sandboxed)");
   log.flush();
   const sweep = setInterval(() => {
     auth.store.sweep(new Date()).catch((e) => log.error("sweep failed", { error: String(e) }));
@@ -97,6 +106,8 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
       await db.close();
       log.info("stopped", { drained });
       log.close();
+      process.off("unhandledRejection", onRejection);
+      process.off("uncaughtException", onException);
     })());
   const base = config.publicUrl ?? url;
   return {

@@ -9,6 +9,7 @@ import { z } from "zod";
 import { authenticated, mintTicket, upgradePrincipal, type Auth } from "./auth";
 import { HttpError } from "./http/errors";
 import { valid } from "./http/json";
+import { isUpgrade, type SocketHandlers } from "./http/sockets";
 import { TerminalError, protocol } from "../pty";
 import type { AttachHandle, Caller, TerminalHost, TerminalInfo } from "../pty/host";
 import type { Directory } from "./relay/directory";
@@ -58,75 +59,78 @@ interface PendingAttach {
   rows?: number;
 }
 
-const attachments = new WeakMap<Request, PendingAttach>();
-/** Per client socket: its attach (once the host answered), and client messages that came first. */
-const live = new WeakMap<object, { handle?: AttachHandle; early: (string | Uint8Array)[]; closed: boolean; drained?: () => void }>();
-
 /** Above this much unsent data on a client socket, a relayed attach stops reading from the host. */
 const CLIENT_HIGH_WATER = 1024 * 1024;
 
+/**
+ * One client's socket, attached to a terminal: the host's output goes out as it comes (a relayed
+ * host waits while the client is more than CLIENT_HIGH_WATER behind), and the client's frames go
+ * in — bytes as input, text only as a term.v1 control message (anything else closes 4400).
+ * Upgraded by hand, not through Elysia's ws(): that would JSON.parse every text frame first.
+ */
+function attachSocket(a: PendingAttach): SocketHandlers {
+  let handle: AttachHandle | undefined;
+  let closed = false;
+  let drained: (() => void) | undefined;
+  const early: (string | Uint8Array)[] = [];
+  const deliver = (ws: ServerWebSocket<unknown>, m: string | Uint8Array) => {
+    if (typeof m !== "string") return handle!.input(m);
+    const control = protocol.parseClient(m);
+    if (!control) return ws.close(protocol.CLOSE.PROTOCOL, "unknown control message");
+    handle!.control(control);
+  };
+  return {
+    open(ws) {
+      const sink = {
+        binary: (bytes: Uint8Array) => void ws.sendBinary(bytes),
+        text: (message: string) => void ws.sendText(message),
+        close: (code: number, reason: string) => ws.close(code, reason),
+        whenWritable: () => (ws.getBufferedAmount() < CLIENT_HIGH_WATER || closed ? undefined : new Promise<void>((r) => (drained = r))),
+      };
+      a.terminals
+        .attach(a.caller, a.tid, a, sink)
+        .then((h) => {
+          if (!h) return ws.close(4404, "no such terminal");
+          if (closed) return h.detach();
+          handle = h;
+          for (const m of early.splice(0)) deliver(ws, m);
+        })
+        .catch((e) => ws.close(protocol.CLOSE.HOST_GONE, e instanceof TerminalError ? e.message.slice(0, 120) : "the host did not answer"));
+    },
+    message(ws, message) {
+      const m = typeof message === "string" ? message : new Uint8Array(message.buffer, message.byteOffset, message.byteLength);
+      if (closed) return;
+      if (!handle) early.push(m);
+      else deliver(ws, m);
+    },
+    drain() {
+      const d = drained;
+      drained = undefined;
+      d?.();
+    },
+    close() {
+      closed = true;
+      drained?.();
+      handle?.detach();
+    },
+  };
+}
+
 export const terminalRoutes = (auth: Auth, hosts: Directory) =>
   new Elysia()
-    .ws("/api/hosts/:hostId/terminals/:tid/attach", {
-      query: attachQuery,
-      async beforeHandle({ request, server, params, query }) {
-        // Elysia may run this hook twice for one upgrade; a ticket can be consumed only once.
-        if (attachments.has(request)) return;
-        const principal = await upgradePrincipal(auth, request, server);
-        const viaTicket = query.ticket !== undefined && principal.sessionId !== undefined;
-        const host = await hosts.find(principal, params.hostId, request, viaTicket ? async () => (await mintTicket(auth, principal.sessionId!)).ticket : undefined);
-        const caller = { userId: principal.userId, orgId: host.orgId };
-        // Through another replica the attach itself is the check (it closes 4404 there): a
-        // ticket-authenticated client has no credential to ask anything else with.
-        if (!host.peer && !(await hostCall(() => host.terminals.get(caller, params.tid)))) throw notFound();
-        attachments.set(request, { terminals: host.terminals, caller, tid: params.tid, writable: query.mode === "write", since: query.since, cols: query.cols, rows: query.rows });
-      },
-      open(ws) {
-        const a = attachments.get((ws.data as { request: Request }).request)!;
-        const raw = ws.raw as unknown as ServerWebSocket<unknown>;
-        const state: { handle?: AttachHandle; early: (string | Uint8Array)[]; closed: boolean; drained?: () => void } = { early: [], closed: false };
-        live.set(ws.raw, state);
-        const sink = {
-          binary: (bytes: Uint8Array) => void raw.sendBinary(bytes),
-          text: (message: string) => void raw.sendText(message),
-          close: (code: number, reason: string) => raw.close(code, reason),
-          whenWritable: () =>
-            raw.getBufferedAmount() < CLIENT_HIGH_WATER || state.closed ? undefined : new Promise<void>((r) => (state.drained = r)),
-        };
-        a.terminals
-          .attach(a.caller, a.tid, a, sink)
-          .then((handle) => {
-            if (!handle) return raw.close(4404, "no such terminal");
-            if (state.closed) return handle.detach();
-            state.handle = handle;
-            for (const m of state.early.splice(0)) deliver(ws, m);
-          })
-          .catch((e) => raw.close(protocol.CLOSE.HOST_GONE, e instanceof TerminalError ? e.message.slice(0, 120) : "the host did not answer"));
-      },
-      message(ws, message) {
-        const m = message instanceof Uint8Array || message instanceof ArrayBuffer || Buffer.isBuffer(message) ? (message instanceof ArrayBuffer ? new Uint8Array(message) : (message as Uint8Array)) : typeof message === "string" ? message : JSON.stringify(message);
-        const state = live.get(ws.raw);
-        if (!state) return;
-        if (!state.handle) state.early.push(m);
-        else deliver(ws, m);
-      },
-      drain(ws) {
-        const state = live.get(ws.raw);
-        const d = state?.drained;
-        if (state && d) {
-          state.drained = undefined;
-          d();
-        }
-      },
-      close(ws) {
-        const state = live.get(ws.raw);
-        if (!state) return;
-        state.closed = true;
-        state.drained?.();
-        state.handle?.detach();
-      },
-      // Terminal bytes are mostly incompressible or tiny; compression would cost more than it saves.
-      perMessageDeflate: false,
+    .get("/api/hosts/:hostId/terminals/:tid/attach", async ({ request, server, params, query }) => {
+      if (!isUpgrade(request)) throw new HttpError(426, "upgrade_required", "this endpoint speaks WebSocket: connect with a WebSocket client", { upgrade: "websocket" });
+      const q = valid(attachQuery, query);
+      const principal = await upgradePrincipal(auth, request, server);
+      const viaTicket = q.ticket !== undefined && principal.sessionId !== undefined;
+      const host = await hosts.find(principal, params.hostId, request, viaTicket ? async () => (await mintTicket(auth, principal.sessionId!)).ticket : undefined);
+      const caller = { userId: principal.userId, orgId: host.orgId };
+      // Through another replica the attach itself is the check (it closes 4404 there): a
+      // ticket-authenticated client has no credential to ask anything else with.
+      if (!host.peer && !(await hostCall(() => host.terminals.get(caller, params.tid)))) throw notFound();
+      const data = attachSocket({ terminals: host.terminals, caller, tid: params.tid, writable: q.mode === "write", since: q.since, cols: q.cols, rows: q.rows });
+      if (!server?.upgrade(request, { data })) throw new HttpError(400, "invalid_request", "this is not a valid WebSocket upgrade");
+      return new Response(null, { status: 101 });
     })
     .use(authenticated(auth))
     .get("/api/hosts", async ({ principal }) => ({ hosts: await hosts.list(principal) }))
@@ -152,11 +156,3 @@ export const terminalRoutes = (auth: Auth, hosts: Directory) =>
       set.status = 202;
       return described(host.entry.id, t);
     });
-
-function deliver(ws: { raw: object; close(code: number, reason: string): void }, m: string | Uint8Array): void {
-  const handle = live.get(ws.raw)!.handle!;
-  if (typeof m !== "string") return handle.input(m);
-  const control = protocol.parseClient(m);
-  if (!control) return ws.close(protocol.CLOSE.PROTOCOL, "unknown control message");
-  handle.control(control);
-}

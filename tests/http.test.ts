@@ -73,7 +73,7 @@ describe("error shape for bodies and crashes (the shared plugins, in process)", 
   let server: ReturnType<typeof Bun.serve> | undefined;
   beforeAll(() => {
     const app = new Elysia()
-      .use(accessLog(log))
+      .use(accessLog(log, () => new Set()))
       .use(errors({ log, methodsAt: (p) => methodsAt(p) }))
       .use(bodyLimit(() => false))
       .post("/echo", ({ body }) => valid(z.object({ name: z.string().min(1) }), body))

@@ -1,13 +1,15 @@
 // One JSON log line per request (SPEC §1): method, route pattern, status, ms, user id. The route
 // is the pattern (`/api/orgs/:id`), never the raw URL, so query strings and path segments
-// carrying credentials cannot reach the log; unmatched paths are redacted.
+// carrying credentials cannot reach the log. An unmatched path is logged by its shape only: its
+// first segment when that is one of our routes' (`/pair/…`), else nothing of it (`/…`) — any
+// segment could be a token someone pasted into the wrong URL.
 // This runs on every request, so it is kept lean (measured in bench/http.ts): the clock starts
 // in a `derive`, not an `onRequest` hook (which would switch off Bun's native routing for every
 // route), and a request id is made only when something asks for it (an error body), from a
 // per-process random prefix and a counter rather than fresh random bytes.
 import { Elysia } from "elysia";
 import { randomBytes } from "node:crypto";
-import { redact, type Logger } from "../log";
+import type { Logger } from "../log";
 
 interface RequestInfo {
   start: number;
@@ -32,7 +34,15 @@ export function noteUser(request: Request, userId: string): void {
   if (i) i.userId = userId;
 }
 
-export const accessLog = (log: Logger) =>
+/** `/pair/<token>` → `/pair/…`: what of an unmatched path may be logged. */
+export function pathShape(path: string, firstSegments: Set<string>): string {
+  const [, first = "", ...rest] = path.split("/");
+  const kept = firstSegments.has(first) ? `/${first}` : "";
+  return rest.length > 0 || !kept ? `${kept}/…` : kept;
+}
+
+/** `firstSegments()`: the first path segments of the app's routes (asked lazily, once they exist). */
+export const accessLog = (log: Logger, firstSegments: () => Set<string>) =>
   new Elysia({ name: "access-log" })
     .derive({ as: "global" }, ({ request }) => {
       if (!info.has(request)) info.set(request, { start: performance.now() });
@@ -43,7 +53,7 @@ export const accessLog = (log: Logger) =>
       log.info("request", {
         method: request.method,
         route: route || null,
-        ...(route ? {} : { path: redact(path) }),
+        ...(route ? {} : { path: pathShape(path, firstSegments()) }),
         status: typeof set.status === "number" ? set.status : 200,
         ms: i ? Math.round((performance.now() - i.start) * 100) / 100 : null,
         userId: i?.userId ?? null,

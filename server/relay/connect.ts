@@ -78,9 +78,5 @@ export const relayConnect = (auth: Auth, hub: Hub) => {
     close(ws, code) {
       links.get(ws.raw)?.then((l) => hub.disconnected(l, code), () => {});
     },
-    // Frames are mostly terminal bytes and HTTP bodies; compression costs more than it saves.
-    perMessageDeflate: false,
-    // Relay frames are at most 64 KiB plus a header; anything much bigger is not ours.
-    maxPayloadLength: 128 * 1024,
   });
 };

@@ -12,25 +12,37 @@ const isInt = (v, min, max) => typeof v === "number" && Number.isInteger(v) && v
 export function validSize(cols, rows) {
   return isInt(cols, 1, LIMITS.maxCols) && isInt(rows, 1, LIMITS.maxRows);
 }
-export function parseClient(text) {
-  let m;
+const MAX_CONTROL = 512;
+function object(text) {
+  if (text.length > MAX_CONTROL)
+    return null;
   try {
-    m = JSON.parse(text);
+    const m = JSON.parse(text);
+    return m !== null && typeof m === "object" && !Array.isArray(m) ? m : null;
   } catch {
     return null;
   }
+}
+const isOffset = (v) => isInt(v, 0, Number.MAX_SAFE_INTEGER);
+export function parseClient(text) {
+  const m = object(text);
   if (m?.type === "resize" && validSize(m.cols, m.rows))
     return { type: "resize", cols: m.cols, rows: m.rows };
-  if (m?.type === "ack" && isInt(m.offset, 0, Number.MAX_SAFE_INTEGER))
+  if (m?.type === "ack" && isOffset(m.offset))
     return { type: "ack", offset: m.offset };
   return null;
 }
 export function parseServer(text) {
-  let m;
-  try {
-    m = JSON.parse(text);
-  } catch {
-    return null;
+  const m = object(text);
+  if (m?.type === "hello" && isOffset(m.offset) && validSize(m.cols, m.rows) && typeof m.writable === "boolean") {
+    return { type: "hello", offset: m.offset, cols: m.cols, rows: m.rows, writable: m.writable };
   }
-  return m && ["hello", "reset", "resized", "exit"].includes(m.type) ? m : null;
+  if (m?.type === "reset" && isOffset(m.offset))
+    return { type: "reset", offset: m.offset };
+  if (m?.type === "resized" && validSize(m.cols, m.rows))
+    return { type: "resized", cols: m.cols, rows: m.rows };
+  if (m?.type === "exit" && (m.code === null || isInt(m.code, -(2 ** 31), 2 ** 31)) && (m.signal === null || typeof m.signal === "string" && /^[A-Z0-9]{1,16}$/.test(m.signal))) {
+    return { type: "exit", code: m.code, signal: m.signal };
+  }
+  return null;
 }
