@@ -16,6 +16,16 @@ export interface ServeConfig {
   publicUrl?: string;
   policy: Policy;
   insecure: boolean;
+  /** Users reach the server over https (its public URL): cookies are Secure and __Host-. */
+  secureCookies: boolean;
+  /**
+   * Where apps on hosts' exposed ports are served, one origin each: a URL with `*` for the app's
+   * label (`https://*.apps.example.com`). Unset: `http://*.localhost:<port>` under the loopback
+   * policy (known once listening), none under remote.
+   */
+  appsUrl?: string;
+  /** Also serve apps to browsers under /api/hosts/:id/ports/… (sandboxed); off by default. */
+  pathApps: boolean;
   longPollTimeoutMs: number;
   bootstrapToken?: string;
   openBrowser: boolean;
@@ -36,6 +46,8 @@ export interface ServeConfig {
 }
 
 export interface ServeInput {
+  appsUrl?: string;
+  pathApps?: boolean;
   port?: string;
   host?: string;
   dataDir?: string;
@@ -79,6 +91,9 @@ export function resolveServeConfig(input: ServeInput): ServeConfig {
     publicUrl,
     policy,
     insecure,
+    secureCookies: publicUrl?.startsWith("https://") ?? false,
+    appsUrl: input.appsUrl === undefined ? undefined : parseAppsUrl(input.appsUrl),
+    pathApps: input.pathApps ?? false,
     longPollTimeoutMs: parseDuration(input.longPollTimeout ?? "30s", "--long-poll-timeout", 100, 300_000),
     bootstrapToken: input.bootstrapToken === undefined ? undefined : parseBootstrapToken(input.bootstrapToken),
     openBrowser: !(input.noBrowser ?? false),
@@ -129,6 +144,15 @@ function parsePublicUrl(value: string, flag = "--public-url"): string {
     throw new ConfigError(`${flag} must be an origin only (scheme, host, port), like https://warren.example.com`);
   }
   return u.origin;
+}
+
+/** `https://*.apps.example.com[:port]`: a scheme, `*.` and a domain, nothing else. */
+function parseAppsUrl(value: string): string {
+  const m = /^(https?):\/\/\*\.([a-z0-9-]+(?:\.[a-z0-9-]+)*)(?::(\d{1,5}))?\/?$/i.exec(value.trim());
+  if (!m || (m[3] !== undefined && Number(m[3]) > 65535)) {
+    throw new ConfigError(`--apps-url must be a wildcard origin like 'https://*.apps.example.com' (each app gets its own subdomain), got "${value}"`);
+  }
+  return `${m[1]!.toLowerCase()}://*.${m[2]!.toLowerCase()}${m[3] ? `:${m[3]}` : ""}`;
 }
 
 function parseDatabaseUrl(value: string): string {

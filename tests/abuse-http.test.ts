@@ -64,7 +64,7 @@ describe(`hostile HTTP input (${DIALECT})`, () => {
       const method = r.method === "ALL" ? "POST" : r.method;
       const path = concrete(r.path);
       for (const body of bodies) {
-        for (const headers of [{ authorization: `Bearer ${owner}` }, {}]) {
+        for (const headers of [{ authorization: `Bearer ${owner}` }, {}] as Record<string, string>[]) {
           const res = await fetch(`${s.url}${path}`, { method, headers: { "content-type": "application/json", ...headers }, body });
           const text = await res.text();
           // The JSON routes refuse the depth; stream routes refuse the nesting or answer for the

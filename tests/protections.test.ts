@@ -129,6 +129,29 @@ describe(`browser sessions: cookies and Origin (${DIALECT})`, () => {
   });
 });
 
+describe(`cookies behind a TLS proxy (${DIALECT})`, () => {
+  test("rule 8: a loopback server reached over https (--public-url) sets a __Host- Secure cookie, and reads only that one", async () => {
+    const s = await server({ args: [...AS_PROXY, "--public-url", "https://warren.example.com"] });
+    await s.waitFor(/\/pair#token=/);
+    const token = printedPairingToken(s);
+    const r = await fetch(`${s.url}/api/auth/pair`, {
+      method: "POST",
+      headers: { "content-type": "application/json", origin: "https://warren.example.com" },
+      body: JSON.stringify({ token, client: "browser" }),
+    });
+    expect(r.status).toBe(200);
+    const cookie = r.headers.get("set-cookie")!;
+    expect(cookie).toStartWith("__Host-warren_session=wss_");
+    expect(cookie).toContain("; Secure");
+    expect(cookie).toContain("; HttpOnly");
+    const value = cookie.split(";")[0]!.split("=")[1]!;
+    issued.push(value);
+    expect((await fetch(`${s.url}/api/auth/session`, { headers: { cookie: `__Host-warren_session=${value}` } }).then((x) => x.json())) as { authenticated: boolean }).toMatchObject({ authenticated: true });
+    // The unprefixed name is someone else's cookie (a subdomain may set it): it signs no one in.
+    expect((await fetch(`${s.url}/api/auth/session`, { headers: { cookie: `warren_session=${value}` } }).then((x) => x.json())) as { authenticated: boolean }).toMatchObject({ authenticated: false });
+  });
+});
+
 /** A Bearer session for the cookie's user: pairing links can be minted by cookie with our Origin. */
 async function ownerBearer(s: TestServer, cookie: string): Promise<string | null> {
   const r = await fetch(`${s.url}/api/auth/pairing-links`, { method: "POST", headers: { cookie, origin: s.url, "content-type": "application/json" }, body: "{}" });

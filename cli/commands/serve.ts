@@ -22,6 +22,8 @@ export const serve: Command = {
       "terminal-idle": { type: "string", value: "duration", env: "WARREN_TERMINAL_IDLE", default: "1h", help: "End a terminal nobody has been attached to for this long" },
       "relay-heartbeat": { type: "string", value: "duration", env: "WARREN_RELAY_HEARTBEAT", default: "15s", help: "How often hosts are pinged; three missed answers drop one" },
       "jwt-lifetime": { type: "string", value: "duration", env: "WARREN_JWT_LIFETIME", default: "15m", help: "How long JWTs from /api/auth/token last (at most 15m); hosts refresh theirs in place" },
+      "apps-url": { type: "string", value: "url", env: "WARREN_APPS_URL", help: "Where apps on hosts' exposed ports are served, one origin each: 'https://*.apps.example.com' (default under loopback: http://*.localhost:<port>; none otherwise)" },
+      "path-apps": { type: "boolean", env: "WARREN_PATH_APPS", help: "Also serve apps to browsers under /api/hosts/:id/ports/… on the dashboard's origin, sandboxed (warns on every start)" },
       "replica-url": { type: "string", value: "url", env: "WARREN_REPLICA_URL", help: "How other replicas on the same database reach this one (default: the address it listens on)" },
       "log-file": { type: "string", value: "path", env: "WARREN_LOG_FILE", help: "Append JSON log lines here instead of stderr" },
     },
@@ -53,6 +55,8 @@ Examples:
       relayHeartbeat: flags["relay-heartbeat"] as string | undefined,
       jwtLifetime: flags["jwt-lifetime"] as string | undefined,
       replicaUrl: flags["replica-url"] as string | undefined,
+      appsUrl: flags["apps-url"] as string | undefined,
+      pathApps: flags["path-apps"] as boolean | undefined,
     });
     let server;
     try {
@@ -76,6 +80,9 @@ Examples:
     });
     if (config.policy === "remote" && config.insecure) {
       console.error("warning: --insecure: serving plain HTTP on a network address; anyone on the path can read credentials");
+    }
+    if (config.pathApps) {
+      console.error("warning: --path-apps: apps are also served to browsers on the dashboard's origin (sandboxed: no script, no cookies); prefer their own origins");
     }
     console.log(`warren listening on ${server.url}` + (config.publicUrl ? `\npublic url: ${config.publicUrl}` : ""));
     if (server.pairingUrl) {

@@ -1,16 +1,20 @@
-// The browser session cookie (SPEC §2.4 rule 8): HttpOnly, SameSite=Lax, Path=/; under the
-// remote policy also Secure with the __Host- prefix, which browsers only accept over HTTPS.
-import type { Policy } from "../config";
+// Browser cookies (SPEC §2.4 rule 8): HttpOnly, SameSite=Lax, Path=/, no Domain (this host only).
+// Whenever users reach the server over https (its public URL, whatever address it binds — a TLS
+// proxy in front of a loopback server too) also Secure with the __Host- prefix, which a browser
+// accepts only from that very origin over https: no subdomain (an app origin among them) can set
+// or shadow it. Over plain http a Secure cookie would never come back, so it has neither.
 
-export const cookieName = (policy: Policy) => (policy === "remote" ? "__Host-warren_session" : "warren_session");
+/** The session cookie on the main origin; the app cookie on each app's own origin (server/apps). */
+export type CookieKind = "warren_session" | "warren_app";
 
-export function sessionCookie(policy: Policy, token: string, expiresAt: Date): string {
+export const cookieName = (kind: CookieKind, secure: boolean) => (secure ? `__Host-${kind}` : kind);
+
+export function setCookie(kind: CookieKind, secure: boolean, value: string, expiresAt: Date): string {
   const maxAge = Math.max(0, Math.floor((expiresAt.getTime() - Date.now()) / 1000));
-  return `${cookieName(policy)}=${token}; Max-Age=${maxAge}; Path=/; HttpOnly; SameSite=Lax${policy === "remote" ? "; Secure" : ""}`;
+  return `${cookieName(kind, secure)}=${value}; Max-Age=${maxAge}; Path=/; HttpOnly; SameSite=Lax${secure ? "; Secure" : ""}`;
 }
 
-export const clearedCookie = (policy: Policy) =>
-  `${cookieName(policy)}=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax${policy === "remote" ? "; Secure" : ""}`;
+export const clearedCookie = (kind: CookieKind, secure: boolean) => `${cookieName(kind, secure)}=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax${secure ? "; Secure" : ""}`;
 
 export function readCookie(header: string | null, name: string): string | undefined {
   if (!header) return undefined;

@@ -27,6 +27,6 @@ export async function createAuth(db: Db, config: ServeConfig, secret: Buffer): P
   const auth = { store, config, trustedProxies: new Set(config.trustedProxies), issuer: config.publicUrl ?? "" } as Auth;
   auth.jwts = new Jwts(store, secret, () => auth.issuer, Math.round(config.jwtLifetimeMs / 1000));
   await auth.jwts.init();
-  auth.resolver = new Resolver(store, config.policy, auth.jwts);
+  auth.resolver = new Resolver(store, config.secureCookies, auth.jwts);
   return auth;
 }

@@ -3,8 +3,7 @@
 // CACHE_MS, which bounds how long another replica may honour a revoked credential (rule 5: 5 s);
 // on this process revocations and membership changes drop the cached entries at once.
 import { HttpError } from "../http/errors";
-import type { Policy } from "../config";
-import { cookieName, readCookie, sessionCookie } from "./cookies";
+import { cookieName, readCookie, setCookie } from "./cookies";
 import type { Principal } from "./principal";
 import { FailureLimiter } from "./rate-limit";
 import type { Jwts } from "./jwt";
@@ -38,7 +37,8 @@ export class Resolver {
 
   constructor(
     private store: AuthStore,
-    private policy: Policy,
+    /** Whether cookies are Secure and __Host- (the server is reached over https). */
+    private secureCookies: boolean,
     private jwts: Jwts,
   ) {}
 
@@ -96,7 +96,7 @@ export class Resolver {
     }
     const apiKey = h.get("x-api-key");
     if (apiKey !== null) return { token: apiKey.trim(), viaCookie: false };
-    const cookie = readCookie(h.get("cookie"), cookieName(this.policy));
+    const cookie = readCookie(h.get("cookie"), cookieName("warren_session", this.secureCookies));
     if (cookie !== undefined) return { token: cookie, viaCookie: true };
     return null;
   }
@@ -130,12 +130,12 @@ export class Resolver {
 
   private async sessionPrincipal(row: NonNullable<Awaited<ReturnType<AuthStore["sessionByHash"]>>>, cred: Credential, now: number) {
     let expiresAt = row.session.expiresAt;
-    let setCookie: string | undefined;
+    let renewed: string | undefined;
     // Sliding expiry with at most one write a day: renew only once a full day has been used up.
     if (expiresAt.getTime() - now <= (SESSION_DAYS - 1) * DAY) {
       expiresAt = new Date(now + SESSION_DAYS * DAY);
       await this.store.renewSession(row.session.id, new Date(now), expiresAt);
-      if (cred.viaCookie) setCookie = sessionCookie(this.policy, cred.token, expiresAt);
+      if (cred.viaCookie) renewed = setCookie("warren_session", this.secureCookies, cred.token, expiresAt);
     }
     const orgs = await this.organizations(row.user.id);
     const orgIds = orgs.map((o) => o.id);
@@ -151,7 +151,7 @@ export class Resolver {
       sessionExpiresAt: expiresAt,
       viaCookie: cred.viaCookie,
     };
-    return { principal, setCookie, until: expiresAt.getTime() };
+    return { principal, setCookie: renewed, until: expiresAt.getTime() };
   }
 
   /**

@@ -4,7 +4,7 @@ import { z } from "zod";
 import { HttpError } from "../http/errors";
 import { valid } from "../http/json";
 import { authenticated, checkOrigin, optionalPrincipal, requestIp, requireSession, type Auth } from "./authn";
-import { clearedCookie, sessionCookie } from "./cookies";
+import { clearedCookie, setCookie } from "./cookies";
 import { mintPairing, pairingUrl, PAIRING_TTL_SECONDS } from "./pairing";
 import type { Principal } from "./principal";
 import { SESSION_DAYS } from "./resolver";
@@ -91,7 +91,7 @@ export const authRoutes = (auth: Auth) =>
           throw invalid();
         }
         if (body.client === "cli") return { sessionToken: token, expiresAt: session.expiresAt.toISOString() };
-        set.headers["set-cookie"] = sessionCookie(auth.config.policy, token, session.expiresAt);
+        set.headers["set-cookie"] = setCookie("warren_session", auth.config.secureCookies, token, session.expiresAt);
         return { authenticated: true, expiresAt: session.expiresAt.toISOString() };
       },
     )
@@ -125,7 +125,7 @@ export const authRoutes = (auth: Auth) =>
         await auth.store.deleteSession(principal.sessionId, principal.userId);
         auth.resolver.forget({ sessionId: principal.sessionId });
       }
-      if (principal.viaCookie) set.headers["set-cookie"] = clearedCookie(auth.config.policy);
+      if (principal.viaCookie) set.headers["set-cookie"] = clearedCookie("warren_session", auth.config.secureCookies);
       set.status = 204;
     })
     .patch(
