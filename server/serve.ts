@@ -66,7 +66,6 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   const server = app.server!;
   const host = server.hostname!.includes(":") ? `[${server.hostname}]` : server.hostname;
   const url = `http://${host}:${server.port}`;
-  auth.issuer ||= url;
   hub.replica = config.replicaUrl ?? url;
   log.info("started", { url, policy: config.policy, database: db.dialect, location: db.location });
   if (config.policy === "remote" && config.insecure) {

@@ -192,8 +192,13 @@ describe(`credentials and the resolver (${DIALECT})`, () => {
     expect((await api(s, t)("GET", "/api/orgs")).status).toBe(401);
     const t2 = await sessionFrom(s, await pairingLink(s, owner));
     expect((await api(s, t2)("GET", "/api/orgs")).status).toBe(200);
+    // A JWT minted from the session dies with it, here at once, not when its cache entry ages out.
+    const jwt = (await json<{ token: string }>(api(s, t2)("GET", "/api/auth/token"))).token;
+    issued.push(jwt);
+    expect((await api(s, jwt)("GET", "/api/orgs")).status).toBe(200); // now cached
     expect((await api(s, t2)("POST", "/api/auth/sign-out")).status).toBe(204);
     expect((await api(s, t2)("GET", "/api/orgs")).status).toBe(401);
+    expect((await api(s, jwt)("GET", "/api/orgs")).status).toBe(401);
     expect((await api(s, owner)("DELETE", `/api/auth/sessions/${mine.id}`)).status).toBe(404);
   });
 

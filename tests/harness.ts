@@ -2,7 +2,7 @@
 // or — when WARREN_TEST_DATABASE_URL names a Postgres server — on a fresh Postgres database per
 // server. Every suite runs unchanged on both.
 import { SQL } from "bun";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -123,11 +123,19 @@ export interface TestServer extends Proc {
   stop(): Promise<number>;
 }
 
+/** One server secret per Postgres database: replicas of one installation share it, as they must. */
+const secrets = new Map<string, string>();
+
 export async function startServer(
   opts: { args?: string[]; env?: Record<string, string | undefined>; dataDir?: string; databaseUrl?: string | null; cmd?: string[]; cwd?: string } = {},
 ): Promise<TestServer> {
   const dataDir = opts.dataDir ?? tempDir();
   const databaseUrl = opts.databaseUrl === null ? undefined : (opts.databaseUrl ?? (await freshDatabaseUrl()));
+  const secretFile = join(dataDir, "secret");
+  if (databaseUrl && existsSync(dataDir) && !existsSync(secretFile)) {
+    if (!secrets.has(databaseUrl)) secrets.set(databaseUrl, randomBytes(32).toString("base64url") + "\n");
+    writeFileSync(secretFile, secrets.get(databaseUrl)!, { mode: 0o600 });
+  }
   const args = ["serve", "--port", "0", "--data-dir", dataDir, "--no-browser", ...(databaseUrl ? ["--database-url", databaseUrl] : []), ...(opts.args ?? [])];
   const p = spawnWarren(args, { env: opts.env, cmd: opts.cmd, cwd: opts.cwd });
   const [, url] = await p.waitFor(/warren listening on (http:\/\/\S+)/);

@@ -172,7 +172,9 @@ describe(`API keys and JWTs (${DIALECT})`, () => {
       expect(jwks.keys.map((k) => k.kid)).toContain(header.kid!);
       expect(jwks.keys.every((k) => k.crv === "Ed25519" && k.kty === "OKP" && k.d === undefined)).toBe(true);
       const claims = decodeJwt(jwt);
-      expect(claims).toMatchObject({ orgs: [orgs.middle], aud: "warren", iss: s.url });
+      expect(claims).toMatchObject({ orgs: [orgs.middle], aud: "warren" });
+      // No --public-url: the issuer is the installation, the same on every replica of its database.
+      expect(claims.iss).toMatch(/^urn:warren:[0-9a-f]{32}$/);
       expect(claims.exp! - claims.iat!).toBe(900);
       const me = await json<Me>(withJwt(jwt)("GET", "/api/auth/session"));
       expect(me.method).toBe("jwt");
@@ -228,13 +230,13 @@ describe(`API keys and JWTs (${DIALECT})`, () => {
       try {
         const secret = serverSecret(s.dataDir);
         const store = authStore(db);
-        const real = new Jwts(store, secret, () => s.url);
+        const real = new Jwts(store, secret, { sign: decodeJwt(jwt).iss!, accept: [] });
         await real.init();
         const claims = { sub: decodeJwt(jwt).sub!, orgs: [orgs.middle!] };
         const fresh = (await real.sign(claims)).token;
         expect((await withJwt(fresh)("GET", "/api/orgs")).status).toBe(200); // the control
         const expired = (await real.sign(claims, Date.now() - 16 * 60_000)).token;
-        const elsewhere = new Jwts(store, secret, () => "https://other.example");
+        const elsewhere = new Jwts(store, secret, { sign: "https://other.example", accept: [] });
         await elsewhere.init();
         const wrongIss = (await elsewhere.sign(claims)).token;
         for (const t of [expired, wrongIss]) expect((await withJwt(t)("GET", "/api/orgs")).status).toBe(401);

@@ -2,7 +2,10 @@
 // requests on SIGTERM. On Postgres: two server processes sharing one database.
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { api, AS_PROXY, issued, ownerSession, pair, pairingLink, printedPairingToken, sessionFrom } from "./auth-helpers";
-import { cleanup, DIALECT, freshDatabaseUrl, PG_ADMIN_URL, startServer, tempDir, waitUntil, type TestServer } from "./harness";
+import { randomBytes } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { cleanup, DIALECT, freshDatabaseUrl, PG_ADMIN_URL, runWarren, startServer, tempDir, waitUntil, type TestServer } from "./harness";
 
 afterAll(cleanup);
 
@@ -186,6 +189,35 @@ describe.if(!!PG_ADMIN_URL)("two replicas on one Postgres", () => {
     expect((await api(a, t)("GET", "/api/orgs")).status).toBe(401);
     const revokedAt = Date.now();
     await waitUntil(async () => (await api(b, t)("GET", "/api/orgs")).status === 401, 5_000, "replica B to refuse the revoked session");
+    expect(Date.now() - revokedAt).toBeLessThanOrEqual(5_000);
+  });
+
+  test("a replica whose secret is not the installation's refuses to start, and says which file to copy", async () => {
+    const databaseUrl = await freshDatabaseUrl();
+    const a = await server({ databaseUrl: databaseUrl ?? null, args: AS_PROXY });
+    await a.waitFor(/\/pair#token=/);
+    const dataDir = tempDir();
+    writeFileSync(join(dataDir, "secret"), randomBytes(32).toString("base64url") + "\n", { mode: 0o600 });
+    const r = await runWarren(["serve", "--port", "0", "--no-browser", "--data-dir", dataDir, "--database-url", databaseUrl!]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("same secret file");
+  });
+
+  test("replicas without --public-url share one issuer: a JWT from A works on B, and dies on both with its session", async () => {
+    const databaseUrl = await freshDatabaseUrl();
+    const a = await server({ databaseUrl: databaseUrl ?? null, args: AS_PROXY });
+    const b = await server({ databaseUrl: databaseUrl ?? null, dataDir: tempDir(), args: AS_PROXY });
+    await a.waitFor(/\/pair#token=/);
+    const owner = await ownerSession(a);
+    const t = await sessionFrom(a, await pairingLink(a, owner));
+    const jwtA = ((await (await api(a, t)("GET", "/api/auth/token")).json()) as { token: string }).token;
+    const jwtB = ((await (await api(b, t)("GET", "/api/auth/token")).json()) as { token: string }).token;
+    issued.push(jwtA, jwtB);
+    for (const [server_, jwt] of [[b, jwtA], [a, jwtB], [a, jwtA], [b, jwtB]] as const) expect((await api(server_, jwt)("GET", "/api/orgs")).status).toBe(200);
+    expect((await api(a, t)("POST", "/api/auth/sign-out")).status).toBe(204);
+    expect((await api(a, jwtA)("GET", "/api/orgs")).status).toBe(401);
+    const revokedAt = Date.now();
+    await waitUntil(async () => (await api(b, jwtA)("GET", "/api/orgs")).status === 401, 5_000, "replica B to refuse the JWT");
     expect(Date.now() - revokedAt).toBeLessThanOrEqual(5_000);
   });
 });

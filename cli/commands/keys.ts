@@ -20,7 +20,7 @@ export const rotate: Command = {
     prepareDataDir(config.dataDir);
     const db = await openDatabase(config);
     try {
-      const kid = await new Jwts(authStore(db), serverSecret(config.dataDir), () => "").rotate();
+      const kid = await new Jwts(authStore(db), serverSecret(config.dataDir), { sign: "", accept: [] }).rotate();
       console.log(`new signing key ${kid}; tokens signed with the previous key verify for 15 more minutes`);
     } finally {
       await db.close();

@@ -1,7 +1,7 @@
 // Every query auth makes, written once (see server/db/gen.ts: the Postgres copy is generated).
 // Org-scoped reads take the org id as a parameter; writes go through db.write (one transaction).
 import { and, asc, desc, eq, gt, isNull, lt, ne, sql, type SQL } from "drizzle-orm";
-import { apiKeys, members, organizations, pairingTokens, sessions, signingKeys, users, wsTickets, type Db } from "../db/dialect.sqlite"; // @dialect
+import { apiKeys, members, organizations, pairingTokens, sessions, settings, signingKeys, users, wsTickets, type Db } from "../db/dialect.sqlite"; // @dialect
 
 export type Role = "owner" | "admin" | "member";
 
@@ -188,6 +188,16 @@ export function makeAuthStore(db: Db) {
 
     /** At most once a minute per key (the resolver asks only when the stored time is older). */
     touchApiKey: (id: string, now: Date) => db.write(async (tx) => void (await tx.update(apiKeys).set({ lastUsedAt: now }).where(eq(apiKeys.id, id)))),
+
+    /**
+     * This installation's id, the same for every replica on the database: the first to ask makes
+     * it (`candidate`), a racing one finds it made.
+     */
+    async installationId(candidate: string): Promise<string> {
+      await db.write(async (tx) => void (await tx.insert(settings).values({ key: "installation", value: candidate }).onConflictDoNothing()));
+      const [row] = await db.orm.select({ value: settings.value }).from(settings).where(eq(settings.key, "installation"));
+      return row!.value;
+    },
 
     // JWT signing keys.
     signingKeys: async () => await db.orm.select().from(signingKeys).orderBy(desc(signingKeys.createdAt)),

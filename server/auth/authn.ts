@@ -18,7 +18,7 @@ export interface Auth {
   jwts: Jwts;
   config: ServeConfig;
   trustedProxies: Set<string>;
-  /** JWT issuer: the public URL, else the address the server listens on (set once it does). */
+  /** The issuer of the JWTs this server signs (auth/index.ts). */
   issuer: string;
 }
 

@@ -3,6 +3,7 @@
 //   authRoutes, orgRoutes   /api/auth/* and /api/orgs/*
 //   authenticated(auth)     an Elysia plugin giving later routes a checked `principal`
 //   bootstrapOwner, mintPairing, pairingUrl   first-start owner and pairing links
+import { randomBytes } from "node:crypto";
 import type { Db } from "../db";
 import type { ServeConfig } from "../config";
 import type { Auth } from "./authn";
@@ -21,11 +22,17 @@ export { bootstrapOwner, mintPairing, pairingUrl, PAIRING_TTL_SECONDS } from "./
 export type { Principal } from "./principal";
 export { authStore } from "./store";
 
-/** The auth context; `issuer` is the public URL or, without one, set by the caller once listening. */
+/**
+ * The auth context. JWTs name their issuer: the public URL, else this installation (a URN every
+ * replica on the database shares, so that each one's tokens verify on all of them — a listen
+ * address would differ from replica to replica); tokens naming either verify.
+ */
 export async function createAuth(db: Db, config: ServeConfig, secret: Buffer): Promise<Auth> {
   const store = authStore(db);
-  const auth = { store, config, trustedProxies: new Set(config.trustedProxies), issuer: config.publicUrl ?? "" } as Auth;
-  auth.jwts = new Jwts(store, secret, () => auth.issuer, Math.round(config.jwtLifetimeMs / 1000));
+  const installation = `urn:warren:${await store.installationId(randomBytes(16).toString("hex"))}`;
+  const issuer = config.publicUrl ?? installation;
+  const auth = { store, config, trustedProxies: new Set(config.trustedProxies), issuer } as Auth;
+  auth.jwts = new Jwts(store, secret, { sign: issuer, accept: [...new Set([issuer, installation])] }, Math.round(config.jwtLifetimeMs / 1000));
   await auth.jwts.init();
   auth.resolver = new Resolver(store, config.secureCookies, auth.jwts);
   return auth;

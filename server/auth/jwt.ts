@@ -7,6 +7,7 @@ import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:cr
 import { exportJWK, exportPKCS8, generateKeyPair, importJWK, importPKCS8, jwtVerify, SignJWT, type JWK, type JWTPayload } from "jose";
 import type { AuthStore } from "./store";
 import { newId } from "./tokens";
+import { StartupError } from "../datadir";
 
 export const JWT_LIFETIME_S = 15 * 60;
 export const AUDIENCE = "warren";
@@ -47,8 +48,8 @@ export class Jwts {
   constructor(
     private store: AuthStore,
     secret: Buffer,
-    /** Read at use: the issuer is the public URL, known for sure only once the server listens. */
-    private issuer: () => string,
+    /** The issuer these tokens name, and the issuers whose tokens verify here. */
+    private issuer: { sign: string; accept: string[] },
     /** How long tokens this process signs last; at most JWT_LIFETIME_S, which bounds key retirement. */
     private lifetimeS = JWT_LIFETIME_S,
   ) {
@@ -59,6 +60,14 @@ export class Jwts {
   async init(): Promise<void> {
     await this.load();
     if (!this.keys.some((k) => !k.retiredAt)) await this.rotate();
+    // Replicas share one secret; one with another could verify but never sign, and would answer
+    // every token request with an error. Better not to start at all, and say why.
+    if (!this.keys.find((k) => !k.retiredAt)?.sign) {
+      throw new StartupError(
+        "refusing to start: the database's JWT signing key was sealed with another server secret. Every server on one " +
+          "database needs the same secret file: copy <data dir>/secret from the server that first started on it",
+      );
+    }
   }
 
   /** Adds a new signing key; the previous one verifies for one more token lifetime. */
@@ -83,7 +92,7 @@ export class Jwts {
     const token = await new SignJWT(body)
       .setProtectedHeader({ alg: ALG, kid: key.kid, typ: "JWT" })
       .setSubject(claims.sub)
-      .setIssuer(this.issuer())
+      .setIssuer(this.issuer.sign)
       .setAudience(AUDIENCE)
       .setIssuedAt(iat)
       .setExpirationTime(iat + this.lifetimeS)
@@ -96,7 +105,7 @@ export class Jwts {
     try {
       const { payload } = await jwtVerify(token, (header) => this.keyFor(header.kid, now), {
         algorithms: [ALG],
-        issuer: this.issuer(),
+        issuer: this.issuer.accept,
         audience: AUDIENCE,
         requiredClaims: ["sub", "exp", "iat"],
         currentDate: new Date(now),

@@ -18,6 +18,8 @@ export interface Principal {
   /** Set for session principals: the session presenting the request. */
   sessionId?: string;
   sessionExpiresAt?: Date;
+  /** Set for JWTs: the credential the token was minted from ("s:<session id>" or "k:<key id>"). */
+  source?: string;
   /** Set for host JWTs: the host this token lets connect to the relay, and until when. */
   host?: { name: string; expiresAt: Date };
   /** The credential came in a cookie: state changes must pass the Origin check. */

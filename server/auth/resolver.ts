@@ -79,10 +79,15 @@ export class Resolver {
     return (await this.sessionPrincipal(row, { token: "", viaCookie: false }, Date.now())).principal;
   }
 
-  /** Drops cached checks so that a revocation or membership change counts at once here. */
+  /**
+   * Drops cached checks so that a revocation or membership change counts at once here: a
+   * session's own, and those of the JWTs minted from it.
+   */
   forget(match: { sessionId?: string; userId?: string }): void {
+    const source = match.sessionId && `s:${match.sessionId}`;
     for (const [k, v] of this.cache) {
-      if ((match.sessionId && v.principal.sessionId === match.sessionId) || (match.userId && v.principal.userId === match.userId)) this.cache.delete(k);
+      const p = v.principal;
+      if ((match.sessionId && (p.sessionId === match.sessionId || p.source === source)) || (match.userId && p.userId === match.userId)) this.cache.delete(k);
     }
   }
 
@@ -196,6 +201,7 @@ export class Resolver {
       activeOrgId: orgs[0]?.id ?? null,
       method: "jwt",
       roles: rolesOf(orgs),
+      ...(claims.src === undefined ? {} : { source: claims.src }),
       ...(claims.hid === undefined ? {} : { host: { name: claims.hid, expiresAt: new Date((claims.exp ?? 0) * 1000) } }),
       viaCookie: false,
     };

@@ -270,6 +270,14 @@ export const hosts = table(
     createdBy: str("created_by").notNull(),
     createdAt: ts("created_at").notNull(),
     lastSeen: ts("last_seen").notNull(),
+    /** The ports it exposes (`--expose`), comma-separated, as it said when it last connected. */
+    ports: str("ports").notNull().default(""),
   },
   (t) => [uniqueIndex("hosts_org_name_key").on(t.orgId, t.name)],
 );
+
+/** Facts about this installation that every replica shares (the JWT issuer's id). */
+export const settings = table("settings", {
+  key: id("key"),
+  value: str("value").notNull(),
+});
