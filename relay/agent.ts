@@ -108,7 +108,12 @@ export class HostAgent {
   private async connect(): Promise<void> {
     const { token, expiresAt } = await this.token();
     const url = `${this.o.server.replace(/^http/, "ws")}/relay/connect`;
-    const headers = { authorization: `Bearer ${token}`, "x-warren-host-version": this.o.version, "x-warren-host-platform": `${process.platform}-${process.arch}` };
+    const headers = {
+      authorization: `Bearer ${token}`,
+      "x-warren-host-version": this.o.version,
+      "x-warren-host-platform": `${process.platform}-${process.arch}`,
+      "x-warren-host-ports": [...this.o.exposed].join(","),
+    };
     const ws = new WebSocket(url, { headers } as unknown as string[]);
     ws.binaryType = "arraybuffer";
     this.ws = ws;

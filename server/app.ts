@@ -13,6 +13,7 @@ import { web } from "./web";
 import { terminalRoutes } from "./terminals";
 import { portRoutes, relayConnect, type Directory, type Hub } from "./relay";
 import { STREAM_PREFIX, streamRoutes, type StreamsModule } from "./streams";
+import { appOrigins, launchRoute, type Apps } from "./apps";
 import { MAX_MESSAGE } from "../relay/codec";
 
 export interface AppContext {
@@ -24,6 +25,7 @@ export interface AppContext {
   hosts: Directory;
   hub: Hub;
   streams: StreamsModule;
+  apps: Apps;
 }
 
 export function createApp(ctx: AppContext) {
@@ -32,6 +34,8 @@ export function createApp(ctx: AppContext) {
   const app = new Elysia({ websocket: { maxPayloadLength: MAX_MESSAGE, perMessageDeflate: false } })
     .use(accessLog(ctx.log, () => firstSegments()))
     .use(errors({ log: ctx.log, methodsAt: (path) => methodsAt(path) }))
+    // Requests to an app's origin are the app's: they never reach the routes below.
+    .use(appOrigins(ctx.apps))
     // Before the body parser: proxied bodies stream to the host untouched, whatever their type.
     .use(portRoutes(ctx.auth, ctx.hosts, ctx.config.pathApps))
     .use(bodyLimit((path) => path.startsWith(STREAM_PREFIX)))
@@ -40,7 +44,8 @@ export function createApp(ctx: AppContext) {
     .use(orgRoutes(ctx.auth))
     .use(apiKeyRoutes(ctx.auth))
     .use(relayConnect(ctx.auth, ctx.hub))
-    .use(terminalRoutes(ctx.auth, ctx.hosts))
+    .use(terminalRoutes(ctx.auth, ctx.hosts, ctx.apps))
+    .use(launchRoute(ctx.apps))
     .use(streamRoutes({ auth: ctx.auth, ...ctx.streams, publicUrl: ctx.config.publicUrl }))
     .use(web());
   const methodsAt = methodsAtFactory(() => app.routes);

@@ -9,6 +9,7 @@ import { bootstrapOwner, createAuth } from "./auth";
 import { bunTerminal, DEFAULTS, TerminalService } from "../pty";
 import { createRelay, type LocalHost } from "./relay";
 import { openStreams } from "./streams";
+import { Apps } from "./apps";
 
 export const DRAIN_MS = 10_000;
 /** Hard ceiling for any request body; routes apply their own, smaller limits. */
@@ -52,7 +53,8 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   };
   const { hub, directory } = createRelay(db, log, local, config.relayHeartbeatMs);
   const streams = await openStreams(db, log, config, secret);
-  const app = createApp({ db, log, config, secret, auth, hosts: directory, hub, streams });
+  const apps = new Apps(auth, directory, log, config);
+  const app = createApp({ db, log, config, secret, auth, hosts: directory, hub, streams, apps });
   // reusePort off: a second server on a taken port must fail, not silently share it.
   // development off: Elysia turns Bun's development mode on unless NODE_ENV=production.
   try {
@@ -67,7 +69,8 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   const host = server.hostname!.includes(":") ? `[${server.hostname}]` : server.hostname;
   const url = `http://${host}:${server.port}`;
   hub.replica = config.replicaUrl ?? url;
-  log.info("started", { url, policy: config.policy, database: db.dialect, location: db.location });
+  apps.listening(url, server.port!);
+  log.info("started", { url, policy: config.policy, database: db.dialect, location: db.location, apps: apps.origins?.pattern ?? null });
   if (config.policy === "remote" && config.insecure) {
     log.warn("serving plain HTTP on a non-loopback address (--insecure): credentials cross the network unencrypted");
   }

@@ -87,6 +87,11 @@ describe("one server", () => {
     const asSession = (orgId: string) => fetch(`${t.server.url}/v1/stream/shared/name`, { headers: { authorization: `Bearer ${t.session}`, "x-warren-org": orgId } });
     expect(await (await asSession(org.id)).text()).toBe("org B's");
     expect((await asSession("org_nobody")).status).toBe(403);
+    // Ids come straight from the header: names every object has are no one's organization.
+    for (const name of ["__proto__", "constructor", "toString", "hasOwnProperty"]) {
+      expect((await asSession(name)).status).toBe(403);
+      expect((await fetch(`${t.server.url}/v1/stream/proto-${name}`, { method: "PUT", headers: { ...text, authorization: `Bearer ${t.session}`, "x-warren-org": name } })).status).toBe(403);
+    }
   });
 
   test("rules 1, 3, 9: a host JWT reads its key's org's streams; a revoked key is 401 on streams at once", async () => {

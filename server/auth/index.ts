@@ -13,7 +13,9 @@ import { authStore } from "./store";
 
 export { authenticated, optionalPrincipal, requireSession, upgradePrincipal, type Auth } from "./authn";
 export { requestOrg } from "./org-scope";
-export { mintTicket } from "./tickets";
+export { mintAppCode, mintTicket } from "./tickets";
+export type { AppGrant } from "./resolver";
+export { APP_AUDIENCE } from "./jwt";
 export { authRoutes } from "./routes";
 export { apiKeyRoutes } from "./api-keys";
 export { Jwts } from "./jwt";

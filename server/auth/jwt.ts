@@ -11,6 +11,11 @@ import { StartupError } from "../datadir";
 
 export const JWT_LIFETIME_S = 15 * 60;
 export const AUDIENCE = "warren";
+/**
+ * App tokens (server/apps) are JWTs for another audience: they open one app on its own origin
+ * and are no credential anywhere else — verify() for the API never accepts them.
+ */
+export const APP_AUDIENCE = "warren-app";
 const ALG = "EdDSA";
 /**
  * How stale this process's view of the signing keys may get: a rotation (by `warren keys rotate`
@@ -28,8 +33,16 @@ export interface Claims {
    * ends the token too, within the resolver's cache time (SPEC §2.4 rule 5), not at its expiry.
    */
   src?: string;
+  /** Set on app tokens only: the one app (origin label, host id, port) the token opens. */
+  app?: AppClaim;
   /** Seconds since the epoch (set on verified tokens). */
   exp?: number;
+}
+
+export interface AppClaim {
+  label: string;
+  hostId: string;
+  port: number;
 }
 
 interface LoadedKey {
@@ -81,7 +94,7 @@ export class Jwts {
     return kid;
   }
 
-  async sign(claims: Claims, now = Date.now()): Promise<{ token: string; expiresAt: Date }> {
+  async sign(claims: Claims, now = Date.now(), audience = AUDIENCE): Promise<{ token: string; expiresAt: Date }> {
     if (now - this.loadedAt > RELOAD_MS) await this.load();
     const key = this.keys.find((k) => !k.retiredAt && k.sign);
     if (!key?.sign) throw new Error("no signing key: the database has none this server can decrypt");
@@ -89,28 +102,31 @@ export class Jwts {
     const body: Record<string, unknown> = { orgs: claims.orgs };
     if (claims.hid !== undefined) body.hid = claims.hid;
     if (claims.src !== undefined) body.src = claims.src;
+    if (claims.app !== undefined) body.app = claims.app;
     const token = await new SignJWT(body)
       .setProtectedHeader({ alg: ALG, kid: key.kid, typ: "JWT" })
       .setSubject(claims.sub)
       .setIssuer(this.issuer.sign)
-      .setAudience(AUDIENCE)
+      .setAudience(audience)
       .setIssuedAt(iat)
       .setExpirationTime(iat + this.lifetimeS)
       .sign(key.sign);
     return { token, expiresAt: new Date((iat + this.lifetimeS) * 1000) };
   }
 
-  /** The claims of a valid token, or null — for any reason, never an exception. */
-  async verify(token: string, now = Date.now()): Promise<Claims | null> {
+  /** The claims of a valid token for `audience`, or null — for any reason, never an exception. */
+  async verify(token: string, now = Date.now(), audience = AUDIENCE): Promise<Claims | null> {
     try {
       const { payload } = await jwtVerify(token, (header) => this.keyFor(header.kid, now), {
         algorithms: [ALG],
         issuer: this.issuer.accept,
-        audience: AUDIENCE,
+        audience,
         requiredClaims: ["sub", "exp", "iat"],
         currentDate: new Date(now),
       });
-      return claimsOf(payload);
+      const claims = claimsOf(payload);
+      // Each audience's tokens carry exactly their own claims: no app claim on an API token.
+      return claims && (audience === APP_AUDIENCE) === (claims.app !== undefined) ? claims : null;
     } catch {
       return null;
     }
@@ -164,8 +180,17 @@ function claimsOf(p: JWTPayload): Claims | null {
   const orgs = (p as { orgs?: unknown }).orgs;
   const hid = (p as { hid?: unknown }).hid;
   const src = (p as { src?: unknown }).src;
+  const app = (p as { app?: { label?: unknown; hostId?: unknown; port?: unknown } }).app;
   if (typeof p.sub !== "string" || !Array.isArray(orgs) || !orgs.every((o) => typeof o === "string")) return null;
   if (hid !== undefined && (typeof hid !== "string" || orgs.length !== 1)) return null;
   if (src !== undefined && (typeof src !== "string" || !/^[ks]:\S+$/.test(src))) return null;
-  return { sub: p.sub, orgs: orgs as string[], exp: p.exp, ...(hid === undefined ? {} : { hid }), ...(src === undefined ? {} : { src }) };
+  if (app !== undefined && (typeof app !== "object" || app === null || typeof app.label !== "string" || typeof app.hostId !== "string" || typeof app.port !== "number" || orgs.length !== 1)) return null;
+  return {
+    sub: p.sub,
+    orgs: orgs as string[],
+    exp: p.exp,
+    ...(hid === undefined ? {} : { hid }),
+    ...(src === undefined ? {} : { src }),
+    ...(app === undefined ? {} : { app: { label: app.label as string, hostId: app.hostId as string, port: app.port as number } }),
+  };
 }

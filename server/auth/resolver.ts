@@ -6,7 +6,7 @@ import { HttpError } from "../http/errors";
 import { cookieName, readCookie, setCookie } from "./cookies";
 import type { Principal } from "./principal";
 import { FailureLimiter } from "./rate-limit";
-import type { Jwts } from "./jwt";
+import { APP_AUDIENCE, type AppClaim, type Jwts } from "./jwt";
 import type { AuthStore, Role } from "./store";
 import { hashToken, looksLikeApiKey, looksLikeJwt, looksLikeSessionToken } from "./tokens";
 
@@ -24,6 +24,15 @@ export interface Resolved {
   setCookie?: string;
 }
 
+/** What an app cookie grants (server/apps): one user, one app, while the session lasts. */
+export interface AppGrant {
+  userId: string;
+  orgId: string;
+  sessionId: string;
+  app: AppClaim;
+  expiresAt: Date;
+}
+
 interface Credential {
   token: string;
   viaCookie: boolean;
@@ -33,6 +42,7 @@ const unauthorized = (message = "missing or invalid credentials") => new HttpErr
 
 export class Resolver {
   private cache = new Map<string, { principal: Principal; until: number }>();
+  private apps = new Map<string, { grant: AppGrant; until: number }>();
   readonly limiter = new FailureLimiter();
 
   constructor(
@@ -89,6 +99,49 @@ export class Resolver {
       const p = v.principal;
       if ((match.sessionId && (p.sessionId === match.sessionId || p.source === source)) || (match.userId && p.userId === match.userId)) this.cache.delete(k);
     }
+    for (const [k, v] of this.apps) {
+      if ((match.sessionId && v.grant.sessionId === match.sessionId) || (match.userId && v.grant.userId === match.userId)) this.apps.delete(k);
+    }
+  }
+
+  /**
+   * A launch code for an app origin (server/apps): single use, 30 s, bound to the origin it was
+   * minted for, and only as good as the session that asked for it. Yields that session's principal.
+   */
+  async appCode(code: string, label: string, clientIp: () => string): Promise<Principal> {
+    const sessionId = code.length <= MAX_CREDENTIAL ? await this.store.consumeTicket(appCodeHash(code, label), new Date()) : null;
+    const row = sessionId ? await this.store.sessionById(sessionId) : null;
+    if (!row || row.session.expiresAt.getTime() <= Date.now()) {
+      this.failed(clientIp());
+      throw unauthorized("this app link is invalid, used or expired; open the app again from the dashboard");
+    }
+    return (await this.sessionPrincipal(row, { token: "", viaCookie: false }, Date.now())).principal;
+  }
+
+  /**
+   * An app cookie, on the app origin `label`: a token for exactly this app, its session alive and
+   * its user still a member of the app's organization — checked again at least every CACHE_MS,
+   * and at once on this process after a revocation.
+   */
+  async app(token: string, label: string): Promise<AppGrant> {
+    if (token.length > MAX_CREDENTIAL) throw unauthorized();
+    const hash = hashToken(token);
+    const now = Date.now();
+    const hit = this.apps.get(hash);
+    if (hit && hit.until > now) {
+      if (hit.grant.app.label !== label) throw unauthorized();
+      return hit.grant;
+    }
+    const claims = await this.jwts.verify(token, now, APP_AUDIENCE);
+    if (!claims?.app || claims.app.label !== label || !claims.src?.startsWith("s:") || !(await this.sourceAlive(claims.src, claims.sub, now))) throw unauthorized();
+    const orgId = claims.orgs[0]!;
+    if (!(await this.store.memberships(claims.sub)).some((m) => m.orgId === orgId)) {
+      throw new HttpError(403, "not_a_member", "you are no longer a member of this app's organization");
+    }
+    const grant: AppGrant = { userId: claims.sub, orgId, sessionId: claims.src.slice(2), app: claims.app, expiresAt: new Date((claims.exp ?? 0) * 1000) };
+    if (this.apps.size > 10_000) this.apps.clear();
+    this.apps.set(hash, { grant, until: Math.min(now + CACHE_MS, grant.expiresAt.getTime()) });
+    return grant;
   }
 
   private credential(request: Request): Credential | null {
@@ -224,8 +277,15 @@ export class Resolver {
   }
 }
 
+/** Launch codes share the ticket table, but hash with their origin: neither works as the other. */
+export const appCodeHash = (code: string, label: string) => hashToken(`${code}\n${label}`);
+
+/**
+ * Roles by org id, looked up with ids straight from requests (`roles[header]`): no prototype, so
+ * `__proto__` or `constructor` is no one's organization (an X-Warren-Org of either passed once).
+ */
 function rolesOf(orgs: { id: string; role: Role }[]): Record<string, Role> {
-  const roles: Record<string, Role> = {};
+  const roles: Record<string, Role> = Object.create(null);
   for (const o of orgs) roles[o.id] = o.role;
   return roles;
 }

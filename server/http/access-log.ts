@@ -34,11 +34,33 @@ export function noteUser(request: Request, userId: string): void {
   if (i) i.userId = userId;
 }
 
+/** Starts the clock for a request answered before routing (an app origin's). */
+export function noteStart(request: Request): void {
+  if (!info.has(request)) info.set(request, { start: performance.now() });
+}
+
 /** `/pair/<token>` → `/pair/…`: what of an unmatched path may be logged. */
 export function pathShape(path: string, firstSegments: Set<string>): string {
   const [, first = "", ...rest] = path.split("/");
   const kept = firstSegments.has(first) ? `/${first}` : "";
   return rest.length > 0 || !kept ? `${kept}/…` : kept;
+}
+
+function line(log: Logger, request: Request, status: number, where: Record<string, unknown>): void {
+  const i = info.get(request);
+  log.info("request", {
+    method: request.method,
+    ...where,
+    status,
+    ms: i ? Math.round((performance.now() - i.start) * 100) / 100 : null,
+    userId: i?.userId ?? null,
+    ...(i?.id ? { requestId: i.id } : {}),
+  });
+}
+
+/** The line for a request an app's origin answered (before routing, so no hook of Elysia's logs it). */
+export function logAppRequest(log: Logger, request: Request, label: string, status: number): void {
+  line(log, request, status, { route: "(app)", app: label });
 }
 
 /** `firstSegments()`: the first path segments of the app's routes (asked lazily, once they exist). */
@@ -48,15 +70,6 @@ export const accessLog = (log: Logger, firstSegments: () => Set<string>) =>
       if (!info.has(request)) info.set(request, { start: performance.now() });
       return {};
     })
-    .onAfterResponse({ as: "global" }, ({ request, route, set, path }) => {
-      const i = info.get(request);
-      log.info("request", {
-        method: request.method,
-        route: route || null,
-        ...(route ? {} : { path: pathShape(path, firstSegments()) }),
-        status: typeof set.status === "number" ? set.status : 200,
-        ms: i ? Math.round((performance.now() - i.start) * 100) / 100 : null,
-        userId: i?.userId ?? null,
-        ...(i?.id ? { requestId: i.id } : {}),
-      });
-    });
+    .onAfterResponse({ as: "global" }, ({ request, route, set, path }) =>
+      line(log, request, typeof set.status === "number" ? set.status : 200, route ? { route } : { route: null, path: pathShape(path, firstSegments()) }),
+    );

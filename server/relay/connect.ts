@@ -6,6 +6,7 @@ import { Elysia } from "elysia";
 import type { ServerWebSocket } from "bun";
 import { HttpError } from "../http/errors";
 import { requestIp, type Auth } from "../auth/authn";
+import { parsePorts } from "./directory";
 import { CLOSE_HOST, type Connecting, type Hub, type HostLink } from "./hub";
 
 const pending = new WeakMap<Request, Connecting>();
@@ -13,6 +14,8 @@ const links = new WeakMap<object, Promise<HostLink>>();
 /** Once registered, frames go straight to the link (earlier ones wait on the promise, in order). */
 const ready = new WeakMap<object, HostLink>();
 const META = /^[\x20-\x7e]{1,100}$/;
+/** More exposed ports than anyone lists on a dashboard; the rest are not shown. */
+const MAX_PORTS = 64;
 
 /** Resolves a host's credential (the resolver, as for any request) into who is connecting. */
 async function hostOf(auth: Auth, request: Request, ip: () => string): Promise<Connecting> {
@@ -27,7 +30,8 @@ async function hostOf(auth: Auth, request: Request, ip: () => string): Promise<C
     const v = request.headers.get(name);
     return v && META.test(v) ? v : "unknown";
   };
-  return { orgId: p.activeOrgId, name: p.host.name, userId: p.userId, version: header("x-warren-host-version"), platform: header("x-warren-host-platform"), expiresAt: p.host.expiresAt, token };
+  const ports = parsePorts(request.headers.get("x-warren-host-ports")?.slice(0, 1000) ?? "").slice(0, MAX_PORTS);
+  return { orgId: p.activeOrgId, name: p.host.name, userId: p.userId, version: header("x-warren-host-version"), platform: header("x-warren-host-platform"), ports: ports.join(","), expiresAt: p.host.expiresAt, token };
 }
 
 export const relayConnect = (auth: Auth, hub: Hub) => {

@@ -33,6 +33,8 @@ export interface HostEntry {
   organizationId: string;
   version?: string;
   platform?: string;
+  /** The ports it exposes (`warren host start --expose`). */
+  ports: number[];
 }
 
 export interface FoundHost {
@@ -74,24 +76,39 @@ export class Directory {
     } else {
       const orgs = p.activeOrgId ? [p.activeOrgId, ...p.orgIds.filter((o) => o !== p.activeOrgId)] : p.orgIds;
       const row = await this.store.find(orgs, idOrName);
-      if (row && p.roles[row.orgId]) {
-        const entry = this.entry(row);
-        if (this.hub.link(row.id)) {
-          const mux = () => this.hub.link(row.id)?.mux ?? null;
-          return { entry, orgId: row.orgId, terminals: remoteHost(mux, () => this.hub.stopping), mux };
-        }
-        const peer = this.peerOf(row);
-        if (peer && request && !wasForwarded(request)) return { entry, orgId: row.orgId, terminals: peerHost(peer, row.id, credentialHeaders(request), ticket), peer };
-        throw new HttpError(503, "host_offline", `host ${row.name} is not connected (last seen ${entry.lastSeen}); start it with: warren host start`);
-      }
+      if (row && p.roles[row.orgId]) return this.reach(row, request, ticket);
     }
     throw new HttpError(404, "not_found", "no such host");
+  }
+
+  /** The remote hosts of one organization (the caller checked it may see them). */
+  async inOrg(orgId: string): Promise<HostRow[]> {
+    return this.store.list([orgId]);
+  }
+
+  /** A remote host by id within one organization the caller was authorized for (an app's); 404 otherwise. */
+  async byId(orgId: string, hostId: string, request: Request): Promise<FoundHost> {
+    const row = await this.store.find([orgId], hostId);
+    if (!row || row.id !== hostId) throw new HttpError(404, "not_found", "no such host");
+    return this.reach(row, request);
+  }
+
+  /** How to reach a remote host: on this process, through the replica holding it, or 503. */
+  private reach(row: HostRow, request?: Request, ticket?: () => Promise<string>): FoundHost {
+    const entry = this.entry(row);
+    if (this.hub.link(row.id)) {
+      const mux = () => this.hub.link(row.id)?.mux ?? null;
+      return { entry, orgId: row.orgId, terminals: remoteHost(mux, () => this.hub.stopping), mux };
+    }
+    const peer = this.peerOf(row);
+    if (peer && request && !wasForwarded(request)) return { entry, orgId: row.orgId, terminals: peerHost(peer, row.id, credentialHeaders(request), ticket), peer };
+    throw new HttpError(503, "host_offline", `host ${row.name} is not connected (last seen ${entry.lastSeen}); start it with: warren host start`);
   }
 
   private async localEntry(p: Principal): Promise<HostEntry | null> {
     const orgId = this.local.enabled ? await this.local.orgId() : null;
     if (!orgId || !p.roles[orgId]) return null;
-    return { id: LOCAL_HOST_ID, name: hostname(), local: true, online: true, lastSeen: new Date().toISOString(), organizationId: orgId };
+    return { id: LOCAL_HOST_ID, name: hostname(), local: true, online: true, lastSeen: new Date().toISOString(), organizationId: orgId, ports: [] };
   }
 
   /** The replica holding this host, when it is another one and its heartbeats are recent. */
@@ -111,6 +128,15 @@ export class Directory {
       organizationId: r.orgId,
       version: r.version,
       platform: r.platform,
+      ports: parsePorts(r.ports),
     };
   }
+}
+
+/** The `ports` column: what a host said it exposes, as numbers (anything else is dropped). */
+export function parsePorts(text: string): number[] {
+  return text
+    .split(",")
+    .map(Number)
+    .filter((p) => Number.isInteger(p) && p >= 1 && p <= 65535);
 }

@@ -12,6 +12,7 @@ export interface Registration {
   name: string;
   version: string;
   platform: string;
+  ports: string;
   createdBy: string;
   replica: string;
 }
@@ -29,7 +30,7 @@ export function makeHostStore(db: Db) {
           .values({ ...r, online: true, epoch: 1, createdAt: now, lastSeen: now })
           .onConflictDoUpdate({
             target: [hosts.orgId, hosts.name],
-            set: { epoch: sql`${hosts.epoch} + 1`, online: true, replica: r.replica, version: r.version, platform: r.platform, lastSeen: now },
+            set: { epoch: sql`${hosts.epoch} + 1`, online: true, replica: r.replica, version: r.version, platform: r.platform, ports: r.ports, lastSeen: now },
           })
           .returning({ id: hosts.id, epoch: hosts.epoch }),
       );

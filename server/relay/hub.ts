@@ -54,6 +54,8 @@ export interface Connecting {
   userId: string;
   version: string;
   platform: string;
+  /** The ports it exposes, comma-separated (checked where the header was read). */
+  ports: string;
   expiresAt: Date;
   token: string;
 }
@@ -83,7 +85,7 @@ export class Hub {
 
   /** A new connection: it becomes the host's current one. Returns its link (not yet greeted). */
   async connect(c: Connecting, transport: Transport, close: (code: number, reason: string) => void): Promise<HostLink> {
-    const { id, epoch } = await this.store.register({ id: newId("host"), orgId: c.orgId, name: c.name, version: c.version, platform: c.platform, createdBy: c.userId, replica: this.replica }, new Date());
+    const { id, epoch } = await this.store.register({ id: newId("host"), orgId: c.orgId, name: c.name, version: c.version, platform: c.platform, ports: c.ports, createdBy: c.userId, replica: this.replica }, new Date());
     const link: HostLink = {
       ...c,
       id,

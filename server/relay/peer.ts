@@ -76,12 +76,13 @@ export function peerHost(base: string, hostId: string, headers: Record<string, s
   };
 }
 
-/** An exposed-port request, passed whole to the replica holding the host. */
-export async function forwardHttp(base: string, request: Request): Promise<Response> {
+/** An exposed-port request, passed whole to the replica holding the host, with `extra` headers. */
+export async function forwardHttp(base: string, request: Request, extra: Record<string, string> = {}): Promise<Response> {
   const url = new URL(request.url);
   const headers = new Headers(request.headers);
   headers.set(FORWARDED, "1");
   headers.delete("host");
+  for (const [k, v] of Object.entries(extra)) headers.set(k, v);
   try {
     const r = await fetch(`${base}${url.pathname}${url.search}`, { method: request.method, headers, body: request.body, redirect: "manual", decompress: false, duplex: "half" } as RequestInit);
     return new Response(r.body, { status: r.status, headers: r.headers });

@@ -92,6 +92,18 @@ async function load() {
         "div",
         { className: "host" },
         el("h3", {}, `${h.name} `, el("span", { className: h.online ? "online" : "offline", textContent: h.online ? "online" : `offline, last seen ${when(h.lastSeen)}` })),
+        h.apps.length
+          ? el(
+              "p",
+              { className: "apps" },
+              "Apps: ",
+              ...h.apps.map((a) =>
+                a.url
+                  ? el("a", { href: a.url, target: "_blank", rel: "noopener noreferrer", textContent: `port ${a.port}`, title: a.url })
+                  : el("span", { textContent: `port ${a.port}`, title: "this server serves no apps (warren serve --apps-url)" }),
+              ),
+            )
+          : null,
         button("New terminal", `New terminal on ${h.name}`, () =>
           act(async () => {
             const t = await call("POST", `/api/hosts/${encodeURIComponent(h.id)}/terminals`, { cols: 120, rows: 32 });

@@ -1,6 +1,7 @@
 // /pair: redeem the one-time token from the URL fragment, then forget it. The fragment is never
 // sent to the server by the browser; we remove it from the address bar and history at once so
-// it cannot be copied, bookmarked or leak through a later Referer.
+// it cannot be copied, bookmarked or leak through a later Referer. `?next=` (a path on this
+// origin, nothing else) is where to go once signed in: an app link that needed a sign-in first.
 const status = document.getElementById("status");
 const error = document.getElementById("error");
 const form = document.getElementById("manual");
@@ -13,6 +14,9 @@ function showError(message) {
   form.hidden = false;
   input.focus();
 }
+
+const asked = new URLSearchParams(location.search).get("next") ?? "/";
+const next = asked.startsWith("/") && !asked.startsWith("//") && !asked.includes("\\") ? asked : "/";
 
 function tokenFrom(text) {
   const t = text.trim();
@@ -35,7 +39,7 @@ async function redeem(token) {
   }
   if (response.ok) {
     status.textContent = "Signed in.";
-    location.replace("/");
+    location.replace(next);
     return;
   }
   let message = `The server answered ${response.status}.`;
@@ -54,13 +58,13 @@ form.addEventListener("submit", (event) => {
 
 const fromUrl = new URLSearchParams(location.hash.slice(1)).get("token");
 if (fromUrl) {
-  history.replaceState(null, "", location.pathname);
+  history.replaceState(null, "", location.pathname + location.search);
   redeem(fromUrl);
 } else {
   fetch("/api/auth/session")
     .then((r) => (r.ok ? r.json() : { authenticated: false }))
     .then((s) => {
-      if (s.authenticated) location.replace("/");
+      if (s.authenticated) location.replace(next);
       else {
         status.textContent = "Paste the pairing link you were given.";
         form.hidden = false;
