@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { resolveServeConfig, startServer as startInProcess } from "../server";
-import { api, AS_PROXY, issued, json, ownerSession, pairingLink, sessionFrom } from "./auth-helpers";
+import { api, AS_PROXY, expectNoCredentialIn, issued, json, ownerSession, pairingLink, sessionFrom } from "./auth-helpers";
 import { nestedArrays, nestedObjects, rng, rssMb, seedFrom, settledRss, watchHealth } from "./abuse-helpers";
 import { cleanup, DIALECT, startServer, type TestServer } from "./harness";
 
@@ -172,6 +172,9 @@ describe(`hostile HTTP input (${DIALECT})`, () => {
     expect(await settledRss(s.proc.pid, before, 50)).toBeLessThan(before + 50);
     expect((await api(s, owner)("GET", "/api/auth/session")).status).toBe(200);
   }, 300_000);
+
+  test("every route, every error path, thousands of credentials good and bad: none of them reached the server's output", () =>
+    expectNoCredentialIn([s], [owner, apiKey, "wss_" + "A".repeat(43), "sk_live_" + "Q".repeat(43)]));
 
   test("the JSON API names the depth it refused, and never echoes the body in an error", async () => {
     const marker = "SECRET-IN-BODY-" + "q".repeat(20);

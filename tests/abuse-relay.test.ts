@@ -4,7 +4,7 @@
 // server must answer clients with 502 bad_host_response (never a 500, never the host's text),
 // keep its memory bounded and give it back, and stay responsive throughout.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { api, AS_PROXY, issued, json, ownerSession } from "./auth-helpers";
+import { api, AS_PROXY, expectNoCredentialIn, issued, json, ownerSession } from "./auth-helpers";
 import { rng, rssMb, seedFrom, settledRss, watchHealth } from "./abuse-helpers";
 import { cleanup, DIALECT, startServer, type TestServer } from "./harness";
 import { fakeHost, hostToken, terminalInfo, type FakeHost } from "./relay-helpers";
@@ -158,6 +158,8 @@ describe(`a hostile host (${DIALECT})`, () => {
     expect(reset).toBe(2);
     expect(slowPairs).toEqual([]);
   });
+
+  test("the host's JWT and the key behind it never reached the server's output", () => expectNoCredentialIn([s], [token, key]));
 
   test("5,000 malformed relay frames from a host with a valid JWT: clean 502s for clients, a live server, memory back", async () => {
     const seed = seedFrom(1313);

@@ -4,7 +4,7 @@
 // alone: one-use launch codes, an app cookie that is no credential anywhere else and dies with
 // its session or membership, cookies of ours neither seen nor settable by the app.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { api, AS_PROXY, issued, json, ownerSession, pairingLink, printedPairingToken, sessionFrom } from "./auth-helpers";
+import { api, AS_PROXY, expectNoCredentialIn, issued, json, ownerSession, pairingLink, printedPairingToken, sessionFrom } from "./auth-helpers";
 import { cleanup, DIALECT, PG_ADMIN_URL, spawnWarren, startServer, tempDir, waitUntil, type Proc, type TestServer } from "./harness";
 
 afterAll(cleanup);
@@ -207,6 +207,8 @@ describe(`apps on their own origins (${DIALECT})`, () => {
       expect(app.seen.at(-1)!.path).toBe(path);
     }
   });
+
+  test("no launch code, app cookie or session of these tests reached the server's output", () => expectNoCredentialIn([s]));
 
   test("by path on the dashboard's origin: refused to a browser's cookie, sandboxed and cookieless for a header credential", async () => {
     const cookie = await browserSession(s, await pairingLink(s, owner));

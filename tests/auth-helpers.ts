@@ -68,3 +68,14 @@ export async function pairingLink(s: TestServer, token: string, body: Record<str
 export async function json<T = Record<string, unknown>>(r: Response | Promise<Response>): Promise<T> {
   return (await (await r).json()) as T;
 }
+
+/**
+ * No credential any test handled appears in what these servers printed: the log (stderr) whole,
+ * stdout but for the owner's first pairing link, which is printed there on purpose.
+ */
+export function expectNoCredentialIn(servers: TestServer[], extra: string[] = []): void {
+  const everything = servers.map((s) => s.stderr() + s.stdout().replace(/\/pair#token=[A-Za-z0-9_-]+/g, "")).join("\n");
+  const secrets = [...issued, ...extra].filter((t) => t.length >= 16);
+  expect(secrets.length).toBeGreaterThan(3);
+  for (const t of secrets) expect(everything).not.toContain(t);
+}

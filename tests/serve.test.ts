@@ -1,4 +1,6 @@
 import { afterAll, describe, expect, test } from "bun:test";
+import { copyFileSync } from "node:fs";
+import { join } from "node:path";
 import { cleanup, DIALECT, freshDatabaseUrl, runWarren, spawnWarren, startServer, tempDir } from "./harness";
 
 afterAll(cleanup);
@@ -72,7 +74,10 @@ describe(`warren serve (${DIALECT})`, () => {
   test("a port in use is a clear failure (exit 1)", async () => {
     const a = await startServer();
     const port = new URL(a.url).port;
-    const r = await runWarren(["serve", "--port", port, "--data-dir", tempDir(), ...(a.databaseUrl ? ["--database-url", a.databaseUrl] : [])]);
+    // A replica of its installation (the same secret), so that the port is what stops it.
+    const dataDir = tempDir();
+    copyFileSync(join(a.dataDir, "secret"), join(dataDir, "secret"));
+    const r = await runWarren(["serve", "--port", port, "--data-dir", dataDir, ...(a.databaseUrl ? ["--database-url", a.databaseUrl] : [])]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`port ${port}`);
     expect(r.stderr).toContain("already in use");
