@@ -19,7 +19,10 @@ function originApp() {
     port: 0,
     fetch(req, srv) {
       const u = new URL(req.url);
-      if (u.pathname === "/ws") return srv.upgrade(req, { data: undefined }) ? undefined : new Response("no", { status: 400 });
+      if (u.pathname === "/ws") {
+        seen.push({ path: u.pathname + u.search, cookie: req.headers.get("cookie"), headers: {} });
+        return srv.upgrade(req, { data: undefined }) ? undefined : new Response("no", { status: 400 });
+      }
       seen.push({ path: u.pathname + u.search, cookie: req.headers.get("cookie"), headers: Object.fromEntries(req.headers as unknown as Iterable<[string, string]>) });
       const headers = new Headers({ "content-type": "text/html" });
       headers.append("set-cookie", "app_pref=dark; Path=/");
@@ -241,6 +244,17 @@ describe(`opting in to apps by path (${DIALECT})`, () => {
     expect(r.status).toBe(200);
     expect(r.headers.get("content-security-policy")).toBe("sandbox");
     expect(r.headers.getSetCookie()).toEqual([]);
+    // A browser's WebSocket by path carries a one-use ticket: spent by Warren, never passed on.
+    const { ticket } = await json<{ ticket: string }>(fetch(`${s.url}/api/ws-ticket`, { method: "POST", headers: { cookie, origin: s.url } }));
+    issued.push(ticket);
+    const ws = new WebSocket(`${s.url.replace(/^http/, "ws")}/api/hosts/pathy/ports/${app.server.port}/ws?x=1&ticket=${ticket}`);
+    expect(await new Promise<string>((resolve, reject) => {
+      ws.onopen = () => ws.send("by path");
+      ws.onmessage = (e) => resolve(String(e.data));
+      ws.onclose = (e) => reject(new Error(`closed ${e.code}`));
+    })).toBe("echo by path");
+    ws.close();
+    expect(app.seen.at(-1)!.path).toBe("/ws?x=1");
     agent.proc.kill("SIGTERM");
     await agent.exited;
     app.server.stop(true);

@@ -83,8 +83,9 @@ export async function serveApp(apps: Apps, label: string, request: Request, serv
   const upgrading = isUpgrade(request);
   if (host.peer) {
     // The replica holding the host serves it as its own app request: same Host, same cookie.
-    if (!upgrading) return withCookie(await forwardHttp(host.peer, request, { [APP_HEADER]: label }), renewal);
-    const headers: Record<string, string> = { [FORWARDED]: "1", [APP_HEADER]: label };
+    const appHost = { [APP_HEADER]: label, "x-forwarded-host": request.headers.get("host")! };
+    if (!upgrading) return withCookie(await forwardHttp(host.peer, request, appHost), renewal);
+    const headers: Record<string, string> = { [FORWARDED]: "1", ...appHost };
     for (const [k, v] of passHeaders(request, (n) => n.startsWith("sec-websocket-"))) headers[k] = v;
     await forwardWs(server, request, `${host.peer.replace(/^http/, "ws")}${url.pathname}${url.search}`, headers);
     return new Response(null, { status: 101 });
@@ -94,7 +95,9 @@ export async function serveApp(apps: Apps, label: string, request: Request, serv
   const headers = passHeaders(request, (n) => n === "cookie" || n.startsWith("x-warren-") || n.startsWith("x-forwarded-"));
   const cookies = cookiesForApp(request.headers.get("cookie"));
   if (cookies) headers.push(["cookie", cookies]);
-  headers.push(["x-forwarded-host", request.headers.get("host")!], ["x-forwarded-proto", origins.secure ? "https" : "http"]);
+  // Where the browser is: this Host, or the one the replica that forwarded the request was asked by.
+  const shownHost = (request.headers.has(APP_HEADER) && request.headers.get("x-forwarded-host")) || request.headers.get("host")!;
+  headers.push(["x-forwarded-host", shownHost], ["x-forwarded-proto", origins.secure ? "https" : "http"]);
   const to = { mux, caller: { userId: grant.userId, orgId: grant.orgId }, port: grant.app.port, path: url.pathname + url.search, headers };
   if (upgrading) {
     await proxyWs(server, request, to);

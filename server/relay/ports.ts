@@ -62,6 +62,8 @@ export const portRoutes = (auth: Auth, hosts: Directory, pathApps: boolean) =>
       const mux = host.mux();
       if (!mux) throw new HttpError(503, "host_offline", "the host is not connected");
       const url = new URL(request.url);
+      // A WebSocket's ticket was Warren's credential, spent getting here: the app never sees it.
+      if (upgrading) url.searchParams.delete("ticket");
       const to = { mux, caller: { userId: principal.userId, orgId: host.orgId }, port, path: (PATH.exec(url.pathname)?.[1] ?? "/") + url.search, headers: passHeaders(request, OURS) };
       if (!upgrading) return proxyHttp(request, to, sandboxed);
       await proxyWs(server!, request, to);
