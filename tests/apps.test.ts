@@ -5,6 +5,7 @@
 // its session or membership, cookies of ours neither seen nor settable by the app.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { api, AS_PROXY, expectNoCredentialIn, issued, json, ownerSession, pairingLink, printedPairingToken, sessionFrom } from "./auth-helpers";
+import { firstReply } from "./relay-helpers";
 import { cleanup, DIALECT, PG_ADMIN_URL, spawnWarren, startServer, tempDir, waitUntil, type Proc, type TestServer } from "./harness";
 
 afterAll(cleanup);
@@ -188,14 +189,7 @@ describe(`apps on their own origins (${DIALECT})`, () => {
     jar.set(s.url, [await browserSession(s, await pairingLink(s, owner))]);
     await open(appUrl, jar);
     const appCookie = jar.get(new URL(appUrl).origin)!.find((c) => c.startsWith("warren_app="))!;
-    const ws = new WebSocket(`${appUrl.replace(/^http/, "ws")}ws`, { headers: { cookie: appCookie } } as unknown as string[]);
-    const reply = await new Promise<string>((resolve, reject) => {
-      ws.onopen = () => ws.send("hi");
-      ws.onmessage = (e) => resolve(String(e.data));
-      ws.onclose = (e) => reject(new Error(`closed ${e.code}`));
-    });
-    ws.close();
-    expect(reply).toBe("echo hi");
+    expect(await firstReply(`${appUrl}ws`, "hi", { cookie: appCookie })).toBe("echo hi");
     const refused = await fetch(`${appUrl}ws`, { headers: { connection: "Upgrade", upgrade: "websocket", "sec-websocket-version": "13", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==" } });
     expect(refused.status).toBe(401);
   });
@@ -247,13 +241,7 @@ describe(`opting in to apps by path (${DIALECT})`, () => {
     // A browser's WebSocket by path carries a one-use ticket: spent by Warren, never passed on.
     const { ticket } = await json<{ ticket: string }>(fetch(`${s.url}/api/ws-ticket`, { method: "POST", headers: { cookie, origin: s.url } }));
     issued.push(ticket);
-    const ws = new WebSocket(`${s.url.replace(/^http/, "ws")}/api/hosts/pathy/ports/${app.server.port}/ws?x=1&ticket=${ticket}`);
-    expect(await new Promise<string>((resolve, reject) => {
-      ws.onopen = () => ws.send("by path");
-      ws.onmessage = (e) => resolve(String(e.data));
-      ws.onclose = (e) => reject(new Error(`closed ${e.code}`));
-    })).toBe("echo by path");
-    ws.close();
+    expect(await firstReply(`${s.url}/api/hosts/pathy/ports/${app.server.port}/ws?x=1&ticket=${ticket}`, "by path")).toBe("echo by path");
     expect(app.seen.at(-1)!.path).toBe("/ws?x=1");
     agent.proc.kill("SIGTERM");
     await agent.exited;
@@ -288,14 +276,7 @@ describe.if(!!PG_ADMIN_URL)("apps across replicas", () => {
     expect(await response.text()).toContain("/via-b");
     const appCookie = jar.get(new URL(url).origin)!.find((c) => c.startsWith("warren_app="))!;
     issued.push(appCookie.split("=")[1]!);
-    const ws = new WebSocket(`${url.replace(/^http/, "ws")}ws`, { headers: { cookie: appCookie } } as unknown as string[]);
-    const reply = await new Promise<string>((resolve, reject) => {
-      ws.onopen = () => ws.send("across");
-      ws.onmessage = (e) => resolve(String(e.data));
-      ws.onclose = (e) => reject(new Error(`closed ${e.code}`));
-    });
-    ws.close();
-    expect(reply).toBe("echo across");
+    expect(await firstReply(`${url}ws`, "across", { cookie: appCookie })).toBe("echo across");
     agent.proc.kill("SIGTERM");
     await agent.exited;
     app.server.stop(true);

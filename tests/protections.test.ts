@@ -113,46 +113,33 @@ describe(`browser sessions: cookies and Origin (${DIALECT})`, () => {
     expect((await api(s, bearer)("POST", "/api/orgs", { name: "Y", slug: "y-bearer" })).status).toBe(201);
   });
 
-  test("rule 8: under the remote policy the cookie is __Host- and Secure", async () => {
-    const s = await server({ args: [...AS_PROXY, "--host", "0.0.0.0", "--public-url", "https://warren.example.com"] });
-    await s.waitFor(/\/pair#token=/);
-    const token = printedPairingToken(s);
-    expect(s.stdout()).toContain(`https://warren.example.com/pair#token=${token}`);
-    const port = new URL(s.url).port;
-    const r = await fetch(`http://127.0.0.1:${port}/api/auth/pair`, {
-      method: "POST",
-      headers: { "content-type": "application/json", origin: "https://warren.example.com" },
-      body: JSON.stringify({ token, client: "browser" }),
+  // Over https the cookie is __Host- and Secure whatever the bind address: on the network (the
+  // remote policy), or on loopback behind a TLS proxy; and only that name signs anyone in.
+  for (const [where, bind] of [["under the remote policy", ["--host", "0.0.0.0"]], ["on loopback behind a TLS proxy", []]] as const) {
+    test(`rule 8: ${where}, with an https public URL, the cookie is __Host- and Secure`, async () => {
+      const s = await server({ args: [...AS_PROXY, ...bind, "--public-url", "https://warren.example.com"] });
+      await s.waitFor(/\/pair#token=/);
+      const token = printedPairingToken(s);
+      expect(s.stdout()).toContain(`https://warren.example.com/pair#token=${token}`);
+      const base = `http://127.0.0.1:${new URL(s.url).port}`;
+      const r = await fetch(`${base}/api/auth/pair`, {
+        method: "POST",
+        headers: { "content-type": "application/json", origin: "https://warren.example.com" },
+        body: JSON.stringify({ token, client: "browser" }),
+      });
+      expect(r.status).toBe(200);
+      const cookie = r.headers.get("set-cookie")!;
+      expect(cookie).toStartWith("__Host-warren_session=wss_");
+      expect(cookie).toContain("; Secure");
+      expect(cookie).toContain("; HttpOnly");
+      const value = cookie.split(";")[0]!.split("=")[1]!;
+      issued.push(value);
+      const who = (name: string) => fetch(`${base}/api/auth/session`, { headers: { cookie: `${name}=${value}` } }).then((x) => x.json() as Promise<{ authenticated: boolean }>);
+      expect(await who("__Host-warren_session")).toMatchObject({ authenticated: true });
+      // The unprefixed name is someone else's cookie (a subdomain may set it): it signs no one in.
+      expect(await who("warren_session")).toMatchObject({ authenticated: false });
     });
-    expect(r.status).toBe(200);
-    const cookie = r.headers.get("set-cookie")!;
-    expect(cookie).toStartWith("__Host-warren_session=wss_");
-    expect(cookie).toContain("; Secure");
-    issued.push(cookie.split(";")[0]!.split("=")[1]!);
-  });
-});
-
-describe(`cookies behind a TLS proxy (${DIALECT})`, () => {
-  test("rule 8: a loopback server reached over https (--public-url) sets a __Host- Secure cookie, and reads only that one", async () => {
-    const s = await server({ args: [...AS_PROXY, "--public-url", "https://warren.example.com"] });
-    await s.waitFor(/\/pair#token=/);
-    const token = printedPairingToken(s);
-    const r = await fetch(`${s.url}/api/auth/pair`, {
-      method: "POST",
-      headers: { "content-type": "application/json", origin: "https://warren.example.com" },
-      body: JSON.stringify({ token, client: "browser" }),
-    });
-    expect(r.status).toBe(200);
-    const cookie = r.headers.get("set-cookie")!;
-    expect(cookie).toStartWith("__Host-warren_session=wss_");
-    expect(cookie).toContain("; Secure");
-    expect(cookie).toContain("; HttpOnly");
-    const value = cookie.split(";")[0]!.split("=")[1]!;
-    issued.push(value);
-    expect((await fetch(`${s.url}/api/auth/session`, { headers: { cookie: `__Host-warren_session=${value}` } }).then((x) => x.json())) as { authenticated: boolean }).toMatchObject({ authenticated: true });
-    // The unprefixed name is someone else's cookie (a subdomain may set it): it signs no one in.
-    expect((await fetch(`${s.url}/api/auth/session`, { headers: { cookie: `warren_session=${value}` } }).then((x) => x.json())) as { authenticated: boolean }).toMatchObject({ authenticated: false });
-  });
+  }
 });
 
 /** A Bearer session for the cookie's user: pairing links can be minted by cookie with our Origin. */

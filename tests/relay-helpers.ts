@@ -56,3 +56,17 @@ export const terminalInfo = (id: string) => ({
   offset: 0,
   exit: null,
 });
+
+/** Opens a WebSocket, sends one message, and resolves with the first reply (rejects if it closes first). */
+export async function firstReply(url: string, message: string, headers: Record<string, string> = {}): Promise<string> {
+  const ws = new WebSocket(url.replace(/^http/, "ws"), { headers } as unknown as string[]);
+  try {
+    return await new Promise<string>((resolve, reject) => {
+      ws.onopen = () => ws.send(message);
+      ws.onmessage = (e) => resolve(String(e.data));
+      ws.onclose = (e) => reject(new Error(`closed ${e.code}`));
+    });
+  } finally {
+    ws.close();
+  }
+}

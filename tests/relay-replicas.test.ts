@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { api, AS_PROXY, issued, json, ownerSession, pairingLink, sessionFrom } from "./auth-helpers";
 import { cleanup, DIALECT, spawnWarren, startServer, tempDir, type Proc, type TestServer } from "./harness";
 import { attach } from "./term-helpers";
+import { firstReply } from "./relay-helpers";
 
 afterAll(cleanup);
 
@@ -16,7 +17,12 @@ describe(`relay across replicas (${DIALECT})`, () => {
   let owner = "";
   let agent: Proc;
   let hostId = "";
-  const origin = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (req) => new Response(`origin saw ${new URL(req.url).pathname}`) });
+  const origin = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch: (req, srv) => (new URL(req.url).pathname === "/ws" && srv.upgrade(req, { data: undefined }) ? undefined : new Response(`origin saw ${new URL(req.url).pathname}`)),
+    websocket: { message: (ws, m) => void ws.send(`origin echoed ${m}`) },
+  });
 
   beforeAll(async () => {
     const args = [...AS_PROXY, "--relay-heartbeat", "500ms"];
@@ -82,6 +88,8 @@ describe(`relay across replicas (${DIALECT})`, () => {
     const r = await fetch(`${b.url}/api/hosts/${hostId}/ports/${origin.port}/x/y?z=1`, { headers: { authorization: `Bearer ${owner}` } });
     expect(r.status).toBe(200);
     expect(await r.text()).toBe("origin saw /x/y");
+    // A WebSocket to the port through B: piped to A, which takes the credential again.
+    expect(await firstReply(`${b.url}/api/hosts/${hostId}/ports/${origin.port}/ws`, "via B", { authorization: `Bearer ${owner}` })).toBe("origin echoed via B");
   });
 
   test("another organization gets 404 on B too, and a forwarded request is never forwarded again", async () => {
