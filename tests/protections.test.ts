@@ -152,12 +152,17 @@ async function ownerBearer(s: TestServer, cookie: string): Promise<string | null
 }
 
 describe.if(!!PG_ADMIN_URL)("two replicas on one Postgres", () => {
-  test("rule 4: fifty concurrent redemptions split across two processes make one session", async () => {
+  /** Two servers of one installation (one database, one secret), the owner signed in on A. */
+  async function replicas() {
     const databaseUrl = await freshDatabaseUrl();
     const a = await server({ databaseUrl: databaseUrl ?? null, args: AS_PROXY });
     const b = await server({ databaseUrl: databaseUrl ?? null, dataDir: tempDir(), args: AS_PROXY });
     await a.waitFor(/\/pair#token=/);
-    const owner = await ownerSession(a);
+    return { a, b, owner: await ownerSession(a) };
+  }
+
+  test("rule 4: fifty concurrent redemptions split across two processes make one session", async () => {
+    const { a, b, owner } = await replicas();
     const link = await pairingLink(a, owner);
     const results = await Promise.all(Array.from({ length: 50 }, (_, i) => pair(i % 2 ? a : b, link)));
     expect(results.filter((r) => r.status === 200)).toHaveLength(1);
@@ -165,11 +170,7 @@ describe.if(!!PG_ADMIN_URL)("two replicas on one Postgres", () => {
   });
 
   test("rule 5: a session revoked on replica A is refused on replica B within 5 s", async () => {
-    const databaseUrl = await freshDatabaseUrl();
-    const a = await server({ databaseUrl: databaseUrl ?? null, args: AS_PROXY });
-    const b = await server({ databaseUrl: databaseUrl ?? null, dataDir: tempDir(), args: AS_PROXY });
-    await a.waitFor(/\/pair#token=/);
-    const owner = await ownerSession(a);
+    const { a, b, owner } = await replicas();
     const t = await sessionFrom(a, await pairingLink(a, owner));
     expect((await api(b, t)("GET", "/api/orgs")).status).toBe(200); // cached on B now
     expect((await api(a, t)("POST", "/api/auth/sign-out")).status).toBe(204);
@@ -191,11 +192,7 @@ describe.if(!!PG_ADMIN_URL)("two replicas on one Postgres", () => {
   });
 
   test("replicas without --public-url share one issuer: a JWT from A works on B, and dies on both with its session", async () => {
-    const databaseUrl = await freshDatabaseUrl();
-    const a = await server({ databaseUrl: databaseUrl ?? null, args: AS_PROXY });
-    const b = await server({ databaseUrl: databaseUrl ?? null, dataDir: tempDir(), args: AS_PROXY });
-    await a.waitFor(/\/pair#token=/);
-    const owner = await ownerSession(a);
+    const { a, b, owner } = await replicas();
     const t = await sessionFrom(a, await pairingLink(a, owner));
     const jwtA = ((await (await api(a, t)("GET", "/api/auth/token")).json()) as { token: string }).token;
     const jwtB = ((await (await api(b, t)("GET", "/api/auth/token")).json()) as { token: string }).token;
