@@ -1,5 +1,8 @@
 // The server log: JSON lines to stderr or --log-file. Lines are buffered and written in batches
 // so that logging every request stays off the hot path; close() flushes what is left.
+// Logging never stops the server: a destination that fails (a pipe whose reader went away, a
+// full disk, a non-blocking pipe that is full) loses those lines, counts the failure, and is
+// never waited on — a server whose log pipe has closed still serves and still stops on SIGTERM.
 import { openSync, writeSync } from "node:fs";
 
 export type Fields = Record<string, unknown>;
@@ -10,10 +13,14 @@ export interface Logger {
   error(msg: string, fields?: Fields): void;
   flush(): void;
   close(): void;
+  /** How many writes to the destination failed (their lines are lost). */
+  writeErrors(): number;
 }
 
 const FLUSH_MS = 25;
 const FLUSH_BYTES = 64 * 1024;
+/** Errors after which the destination is gone for good: nothing more is tried. */
+const GONE = new Set(["EPIPE", "EBADF", "ECONNRESET", "EINVAL"]);
 
 export function createLogger(file?: string): Logger {
   const fd = file ? openSync(file, "a", 0o600) : 2;
@@ -21,15 +28,23 @@ export function createLogger(file?: string): Logger {
   let size = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let closed = false;
+  let errors = 0;
+  let gone = false;
 
   const flush = () => {
     if (timer) clearTimeout(timer);
     timer = undefined;
     if (pending.length === 0) return;
-    const text = pending.join("");
+    const bytes = Buffer.from(pending.join(""));
     pending = [];
     size = 0;
-    writeSync(fd, text);
+    if (gone) return void errors++;
+    try {
+      for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at);
+    } catch (e) {
+      errors++;
+      if (GONE.has((e as NodeJS.ErrnoException).code ?? "")) gone = true;
+    }
   };
   const write = (level: string, msg: string, fields?: Fields) => {
     const rest = fields ? JSON.stringify(fields) : "{}";
@@ -50,6 +65,7 @@ export function createLogger(file?: string): Logger {
       flush();
       closed = true;
     },
+    writeErrors: () => errors,
   };
 }
 

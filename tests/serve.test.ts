@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { copyFileSync } from "node:fs";
 import { join } from "node:path";
-import { cleanup, DIALECT, freshDatabaseUrl, runWarren, spawnWarren, startServer, tempDir } from "./harness";
+import { cleanup, DIALECT, freshDatabaseUrl, MAIN, runWarren, spawnWarren, startServer, tempDir } from "./harness";
 
 afterAll(cleanup);
 
@@ -97,5 +97,39 @@ describe(`warren serve (${DIALECT})`, () => {
     const s = await startServer();
     s.proc.kill("SIGINT");
     expect(await s.exited).toBe(0);
+  });
+
+  // Within the drain bound (10 s): the contract holds whatever happened to the log.
+  const stopsWithin = async (proc: Bun.Subprocess, signal: "SIGTERM" | "SIGINT") => {
+    proc.kill(signal);
+    const code = await Promise.race([proc.exited, Bun.sleep(10_000).then(() => "still running")]);
+    if (code === "still running") proc.kill("SIGKILL");
+    return code;
+  };
+
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    test(`${signal} stops a server whose stdout and stderr readers went away (exit 0), after it served on`, async () => {
+      const databaseUrl = await freshDatabaseUrl();
+      const proc = Bun.spawn([process.execPath, MAIN, "serve", "--port", "0", "--no-browser", "--data-dir", tempDir(), ...(databaseUrl ? ["--database-url", databaseUrl] : [])], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+      const reader = proc.stdout.getReader();
+      let text = "";
+      while (!/listening on (\S+)/.test(text)) text += new TextDecoder().decode((await reader.read()).value);
+      const url = /listening on (\S+)/.exec(text)![1]!;
+      // The terminal is closed, the log shipper died: both pipes lose their reader.
+      await reader.cancel();
+      await proc.stderr.cancel();
+      for (let i = 0; i < 50; i++) expect((await fetch(`${url}/healthz`)).status).toBe(200);
+      await Bun.sleep(100); // the log flushes into the closed pipe
+      expect((await fetch(`${url}/healthz`)).status).toBe(200);
+      expect(await stopsWithin(proc, signal)).toBe(0);
+    });
+  }
+
+  test("a log file on a full disk loses lines, never the server: it serves, and SIGTERM exits 0", async () => {
+    const s = await startServer({ args: ["--log-file", "/dev/full"] });
+    for (let i = 0; i < 200; i++) expect((await fetch(`${s.url}/healthz`)).status).toBe(200);
+    await Bun.sleep(100);
+    expect((await fetch(`${s.url}/no/such/route`)).status).toBe(404);
+    expect(await stopsWithin(s.proc, "SIGTERM")).toBe(0);
   });
 });

@@ -37,6 +37,9 @@ Examples:
                --database-url postgres://warren@db/warren`,
   },
   async run(flags) {
+    // A terminal closed or a log reader gone: what the server prints is lost, and that is all —
+    // an error on stdout or stderr must not stop it serving, nor stopping.
+    for (const out of [process.stdout, process.stderr]) out.on("error", () => {});
     const config = resolveServeConfig({
       port: flags.port as string | undefined,
       host: flags.host as string | undefined,
