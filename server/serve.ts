@@ -3,6 +3,7 @@
 import { createApp } from "./app";
 import { openDatabase } from "./db";
 import { prepareDataDir, serverSecret } from "./datadir";
+import { holdDataDir } from "./lease";
 import { createLogger, redact } from "./log";
 import type { ServeConfig } from "./config";
 import { bootstrapOwner, createAuth } from "./auth";
@@ -32,6 +33,7 @@ export interface RunningServer {
 export async function startServer(config: ServeConfig): Promise<RunningServer> {
   if (process.platform !== "win32") process.umask(0o077);
   prepareDataDir(config.dataDir);
+  const lease = holdDataDir(config.dataDir);
   const secret = serverSecret(config.dataDir);
   const log = createLogger(config.logFile);
   // A failure outside any request (a timer, a stream pump) is one JSON line in the log like any
@@ -63,6 +65,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
     // Nothing may keep the process alive after a failed start (the Postgres LISTEN connection would).
     await streams.stop();
     await db.close();
+    lease.release();
     throw e;
   }
   const server = app.server!;
@@ -70,6 +73,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   const url = `http://${host}:${server.port}`;
   hub.replica = config.replicaUrl ?? url;
   apps.listening(url, server.port!);
+  lease.listening(config.publicUrl ?? url);
   log.info("started", { url, policy: config.policy, database: db.dialect, location: db.location, apps: apps.origins?.pattern ?? null });
   if (config.policy === "remote" && config.insecure) {
     log.warn("serving plain HTTP on a non-loopback address (--insecure): credentials cross the network unencrypted");
@@ -106,6 +110,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
       await new Promise((r) => setImmediate(r));
       await streams.stop();
       await db.close();
+      lease.release();
       log.info("stopped", { drained });
       log.close();
       process.off("unhandledRejection", onRejection);

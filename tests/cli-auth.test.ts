@@ -2,7 +2,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { statSync, readFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
-import { api, issued, json, ownerSession, printedPairingToken } from "./auth-helpers";
+import { api, issued, json, ownerSession, pair, printedPairingToken } from "./auth-helpers";
 import { cleanup, DIALECT, runWarren, startServer, tempDir } from "./harness";
 
 afterAll(cleanup);
@@ -107,6 +107,26 @@ describe(`warren auth and warren pair (${DIALECT})`, () => {
     expect(empty.code).toBe(1);
     expect(empty.stderr).toContain("no owner yet");
     await s.stop();
+  });
+
+  test("warren pair points its link at the server running on the data dir (any port), and notices one that died", async () => {
+    const dataDir = tempDir();
+    const s = await startServer({ dataDir });
+    await s.waitFor(/\/pair#token=/);
+    await ownerSession(s);
+    const db = s.databaseUrl ? ["--database-url", s.databaseUrl] : [];
+    const out = await runWarren(["pair", "--data-dir", dataDir, ...db]);
+    expect(out.code).toBe(0);
+    expect(out.stdout.trim()).toStartWith(`${s.url}/pair#token=`); // --port 0: the port it really got
+    issued.push(/#token=(\S+)/.exec(out.stdout)![1]!);
+    expect((await pair(s, /#token=(\S+)/.exec(out.stdout)![1]!)).status).toBe(200);
+    s.proc.kill("SIGKILL");
+    await s.exited;
+    const stale = await runWarren(["pair", "--data-dir", dataDir, ...db]);
+    expect(stale.code).toBe(0);
+    expect(stale.stderr).toContain("no server is running");
+    expect(stale.stdout.trim()).toStartWith("http://127.0.0.1:7420/pair#token=");
+    issued.push(/#token=(\S+)/.exec(stale.stdout)![1]!);
   });
 });
 

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { chmodSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { cleanup, DIALECT, freshDatabaseUrl, runWarren, startServer, tempDir } from "./harness";
+import { cleanup, DIALECT, freshDatabaseUrl, runWarren, spawnWarren, startServer, tempDir } from "./harness";
 
 afterAll(cleanup);
 
@@ -29,14 +29,29 @@ describe(`data dir and server secret (${DIALECT})`, () => {
     await s2.stop();
   });
 
-  test("servers starting at once on one data dir agree on one secret", async () => {
+  test("one server per data dir: a second exits 1 naming the first; the dir is free once it stops or is killed", async () => {
     const dataDir = tempDir();
     const databaseUrl = await freshDatabaseUrl();
-    const servers = await Promise.all([1, 2, 3].map(() => startServer({ dataDir, databaseUrl: databaseUrl ?? null })));
+    const args = ["serve", "--port", "0", "--no-browser", "--data-dir", dataDir, ...(databaseUrl ? ["--database-url", databaseUrl] : [])];
+    // Three at once: exactly one serves, the others are told who has the dir.
+    const starters = [1, 2, 3].map(() => spawnWarren(args));
+    const winner = await Promise.any(starters.map((p) => p.waitFor(/warren listening on (http:\/\/\S+)/).then(() => p)));
+    const losers = starters.filter((p) => p !== winner);
+    for (const p of losers) {
+      expect(await p.exited).toBe(1);
+      expect(p.stderr()).toContain(`another warren (pid ${winner.proc.pid}`);
+      expect(p.stderr()).toContain(dataDir);
+    }
     const secret = readFileSync(join(dataDir, "secret"), "utf8");
     expect(secret.trim().length).toBeGreaterThan(40);
     expect(readdirSync(dataDir).filter((f) => f.endsWith(".tmp"))).toEqual([]);
-    for (const s of servers) expect(await s.stop()).toBe(0);
+    // Once it is gone, even by kill -9, the next one starts: no stale lock after a crash.
+    winner.proc.kill("SIGKILL");
+    await winner.exited;
+    const next = await startServer({ dataDir, databaseUrl: databaseUrl ?? null });
+    expect(await next.stop()).toBe(0);
+    const again = await startServer({ dataDir, databaseUrl: databaseUrl ?? null });
+    expect(await again.stop()).toBe(0);
   });
 
   test("a group- or world-writable data dir is refused with the fix", async () => {

@@ -3,6 +3,7 @@ import { authStore, mintPairing, pairingUrl, PAIRING_TTL_SECONDS } from "../../s
 import { openDatabase } from "../../server/db";
 import { parseDuration, resolveServeConfig } from "../../server/config";
 import { prepareDataDir } from "../../server/datadir";
+import { liveServer } from "../../server/lease";
 import type { Command } from "../command";
 import { serve } from "./serve";
 import { ClientError, DEFAULT_SERVER, normalizeServer } from "../client";
@@ -16,7 +17,7 @@ export const pair: Command = {
     flags: {
       "data-dir": serve.spec.flags["data-dir"]!,
       "database-url": serve.spec.flags["database-url"]!,
-      server: { type: "string", value: "url", env: "WARREN_PUBLIC_URL", help: `The address the link should point at (default ${DEFAULT_SERVER})` },
+      server: { type: "string", value: "url", env: "WARREN_PUBLIC_URL", help: `The address the link should point at (default: that of the server running on this data dir, else ${DEFAULT_SERVER})` },
       ttl: { type: "string", value: "duration", default: `${PAIRING_TTL_SECONDS / 60}m`, help: "How long the link stays valid" },
       uses: { type: "string", value: "n", default: "1", help: "How many times it can be used" },
     },
@@ -27,8 +28,12 @@ export const pair: Command = {
     const ttl = parseDuration(flags.ttl as string, "--ttl", 30_000, 7 * 86_400_000);
     const uses = Number(flags.uses);
     if (!Number.isInteger(uses) || uses < 1 || uses > 100) throw new UsageError("--uses must be a whole number from 1 to 100", "pair");
-    const base = normalizeServer((flags.server as string | undefined) ?? DEFAULT_SERVER);
     if (!config.databaseUrl) prepareDataDir(config.dataDir);
+    // The link must point at the server that owns this data dir, wherever it listens (--port 0
+    // included): it recorded its URL when it started.
+    const running = flags.server === undefined ? liveServer(config.dataDir) : null;
+    const base = normalizeServer((flags.server as string | undefined) ?? running?.url ?? DEFAULT_SERVER);
+    if (flags.server === undefined && !running?.url) console.error(`no server is running on ${config.dataDir}: the link points at ${base} (--server to choose)`);
     const db = await openDatabase(config);
     try {
       const store = authStore(db);
