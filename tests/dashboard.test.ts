@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { issued, printedPairingToken } from "./auth-helpers";
 import { HAVE_CHROMIUM, launch, screenshotPath } from "./browser";
-import { cleanup, DIALECT, startServer, type TestServer } from "./harness";
+import { cleanup, DIALECT, spawnWarren, startServer, tempDir, type TestServer } from "./harness";
+import { fakeHost, hostToken } from "./relay-helpers";
 
 afterAll(cleanup);
 
@@ -118,6 +119,34 @@ describe.if(HAVE_CHROMIUM)(`dashboard in Chromium (${DIALECT})`, () => {
     await kill.click();
     await termPage.getByText(/Session ended/).waitFor();
     await termPage.close();
+  });
+
+  test("a remote host that stops, or answers garbage, shows on its own card; every other section still renders", async () => {
+    const me = await page.evaluate(async () => (await fetch("/api/auth/session")).json());
+    const key = await page.evaluate(async (org: string) => (await (await fetch("/api/api-keys", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "boxes", organizationId: org }) })).json()).key, me.activeOrganizationId);
+    issued.push(key);
+    // One real agent that then stops, and one host that answers every call with nonsense.
+    const home = tempDir("warren-host-");
+    const agent = spawnWarren(["host", "start", "--server", s.url, "--name", "devbox"], { env: { WARREN_HOME: home, HOME: home, WARREN_API_KEY: key } });
+    await agent.waitFor(/connected: devbox/);
+    agent.proc.kill("SIGTERM");
+    expect(await agent.exited).toBe(0);
+    const liar = await fakeHost(s, await hostToken(s, key, "liar"), (st) => {
+      st.respond({ status: 200, body: { terminals: "all of them" } });
+      st.end();
+    });
+    await page.reload();
+    const devbox = page.locator(".host", { hasText: "devbox" });
+    await devbox.getByText(/offline, last seen/).waitFor();
+    await page.locator(".host", { hasText: "liar" }).getByRole("alert").getByText("The host sent an answer Warren cannot use").waitFor();
+    // The rest of the page is all there.
+    await page.getByRole("button", { name: "Revoke key boxes" }).waitFor();
+    await page.getByRole("cell", { name: /this browser/ }).waitFor();
+    await page.locator("#members").getByRole("cell", { name: /\(you\)/ }).waitFor();
+    await page.getByRole("button", { name: /^New terminal on / }).first().waitFor();
+    expect(await page.locator("section .section-error").count()).toBe(0);
+    await page.screenshot({ path: screenshotPath("dash-8-host-offline"), fullPage: true });
+    liar.ws.close();
   });
 
   test("errors appear as words; sign out goes to /pair", async () => {

@@ -68,55 +68,95 @@ async function load() {
   const active = me.organizations.find((o) => o.id === me.activeOrganizationId);
   const manager = active && active.role !== "member";
 
-  const [{ hosts }, { keys }, { members }, { sessions }] = await Promise.all([
-    call("GET", "/api/hosts"),
-    call("GET", "/api/api-keys"),
-    active ? call("GET", `/api/orgs/${encodeURIComponent(active.id)}/members`) : { members: [] },
-    call("GET", "/api/auth/sessions"),
+  // Each section loads and fails on its own: one unreachable host, or one failing call, shows
+  // its error where it belongs and never blanks the rest of the page.
+  await Promise.all([
+    section("hosts", () => loadHosts()),
+    section("keys", () => loadKeys(orgName)),
+    section("members", () => loadMembers(active, manager)),
+    section("sessions", () => loadSessions()),
   ]);
+}
 
-  const hostBlocks = await Promise.all(
-    hosts.map(async (h) => {
-      const { terminals } = await call("GET", `/api/hosts/${encodeURIComponent(h.id)}/terminals`);
-      const rows = terminals.map((t) =>
-        el(
-          "tr",
-          {},
-          cell(el("a", { href: `/term/${encodeURIComponent(h.id)}/${encodeURIComponent(t.id)}`, target: "_blank", rel: "noopener", textContent: t.cmd.join(" ") })),
-          cell(t.exit ? `ended (${t.exit.signal ?? `code ${t.exit.code}`})` : `running, ${t.attached} attached`),
-          cell(when(t.createdAt)),
-          cell(t.exit ? "" : button("Kill", `Kill ${t.cmd.join(" ")}`, () => act(() => call("DELETE", `/api/hosts/${encodeURIComponent(h.id)}/terminals/${encodeURIComponent(t.id)}`)))),
-        ),
-      );
-      return el(
-        "div",
-        { className: "host" },
-        el("h3", {}, `${h.name} `, el("span", { className: h.online ? "online" : "offline", textContent: h.online ? "online" : `offline, last seen ${when(h.lastSeen)}` })),
-        h.apps.length
-          ? el(
-              "p",
-              { className: "apps" },
-              "Apps: ",
-              ...h.apps.map((a) =>
-                a.url
-                  ? el("a", { href: a.url, target: "_blank", rel: "noopener noreferrer", textContent: `port ${a.port}`, title: a.url })
-                  : el("span", { textContent: `port ${a.port}`, title: "this server serves no apps (warren serve --apps-url)" }),
-              ),
-            )
-          : null,
-        button("New terminal", `New terminal on ${h.name}`, () =>
+/** Runs one section's loader; its failure is shown in that section only (sign-out still goes to /pair). */
+async function section(id, load) {
+  const host = $(id).closest("section");
+  let error = host.querySelector(".section-error");
+  try {
+    await load();
+    error?.remove();
+  } catch (e) {
+    if (e.message === "signed out") throw e;
+    if (!error) host.querySelector("h2").after((error = el("p", { className: "error section-error", role: "alert" })));
+    error.textContent = e.message;
+  }
+}
+
+async function loadHosts() {
+  const { hosts } = await call("GET", "/api/hosts");
+  const blocks = await Promise.all(hosts.map((h) => hostCard(h)));
+  $("hosts").replaceChildren(...(blocks.length ? blocks : [el("p", { className: "hint", textContent: "No hosts in this organization yet. Run `warren host start` on a machine." })]));
+}
+
+/** A host and its terminals; an offline host, or one whose terminals cannot be listed, says so on its own card. */
+async function hostCard(h) {
+  let terminals = null;
+  let problem = null;
+  if (h.online) {
+    try {
+      ({ terminals } = await call("GET", `/api/hosts/${encodeURIComponent(h.id)}/terminals`));
+    } catch (e) {
+      if (e.message === "signed out") throw e;
+      problem = e.message;
+    }
+  }
+  const rows = (terminals ?? []).map((t) =>
+    el(
+      "tr",
+      {},
+      cell(el("a", { href: `/term/${encodeURIComponent(h.id)}/${encodeURIComponent(t.id)}`, target: "_blank", rel: "noopener", textContent: t.cmd.join(" ") })),
+      cell(t.exit ? `ended (${t.exit.signal ?? `code ${t.exit.code}`})` : `running, ${t.attached} attached`),
+      cell(when(t.createdAt)),
+      cell(t.exit ? "" : button("Kill", `Kill ${t.cmd.join(" ")}`, () => act(() => call("DELETE", `/api/hosts/${encodeURIComponent(h.id)}/terminals/${encodeURIComponent(t.id)}`)))),
+    ),
+  );
+  return el(
+    "div",
+    { className: "host" },
+    el("h3", {}, `${h.name} `, el("span", { className: h.online ? "online" : "offline", textContent: h.online ? "online" : `offline, last seen ${when(h.lastSeen)}` })),
+    h.apps.length
+      ? el(
+          "p",
+          { className: "apps" },
+          "Apps: ",
+          ...h.apps.map((a) =>
+            a.url
+              ? el("a", { href: a.url, target: "_blank", rel: "noopener noreferrer", textContent: `port ${a.port}`, title: a.url })
+              : el("span", { textContent: `port ${a.port}`, title: "this server serves no apps (warren serve --apps-url)" }),
+          ),
+        )
+      : null,
+    h.online
+      ? button("New terminal", `New terminal on ${h.name}`, () =>
           act(async () => {
             const t = await call("POST", `/api/hosts/${encodeURIComponent(h.id)}/terminals`, { cols: 120, rows: 32 });
             window.open(`/term/${encodeURIComponent(h.id)}/${encodeURIComponent(t.id)}`, "_blank", "noopener");
           }),
           "",
-        ),
-        rows.length ? el("table", {}, el("tbody", {}, ...rows)) : el("p", { className: "hint", textContent: "No terminals yet." }),
-      );
-    }),
+        )
+      : null,
+    problem
+      ? el("p", { className: "error", role: "alert", textContent: problem })
+      : !h.online
+        ? el("p", { className: "hint", textContent: "Its terminals come back when it reconnects (warren host start on that machine)." })
+        : rows.length
+          ? el("table", {}, el("tbody", {}, ...rows))
+          : el("p", { className: "hint", textContent: "No terminals yet." }),
   );
-  $("hosts").replaceChildren(...(hostBlocks.length ? hostBlocks : [el("p", { className: "hint", textContent: "No hosts in this organization yet. Run `warren host start` on a machine." })]));
+}
 
+async function loadKeys(orgName) {
+  const { keys } = await call("GET", "/api/api-keys");
   $("keys").tBodies[0].replaceChildren(
     ...keys.map((k) =>
       el(
@@ -130,7 +170,10 @@ async function load() {
       ),
     ),
   );
+}
 
+async function loadMembers(active, manager) {
+  const { members } = active ? await call("GET", `/api/orgs/${encodeURIComponent(active.id)}/members`) : { members: [] };
   $("invite-form").hidden = !manager;
   $("members").tBodies[0].replaceChildren(
     ...members.map((m) => {
@@ -149,7 +192,10 @@ async function load() {
       );
     }),
   );
+}
 
+async function loadSessions() {
+  const { sessions } = await call("GET", "/api/auth/sessions");
   $("sessions").tBodies[0].replaceChildren(
     ...sessions.map((x) =>
       el(
