@@ -41,6 +41,8 @@ export interface ServeConfig {
   relayHeartbeatMs: number;
   /** Lifetime of the JWTs this server signs (SPEC §2.2: 15 minutes; shorter for tests and drills). */
   jwtLifetimeMs: number;
+  /** How long verifiers may cache the JWKS; a new signing key is published that long before it signs. */
+  jwksMaxAgeMs: number;
   /** How other replicas on the same database reach this one (relay forwarding); default: its address. */
   replicaUrl?: string;
 }
@@ -64,6 +66,7 @@ export interface ServeInput {
   webhookAllow?: string[];
   relayHeartbeat?: string;
   jwtLifetime?: string;
+  jwksMaxAge?: string;
   replicaUrl?: string;
 }
 
@@ -107,6 +110,7 @@ export function resolveServeConfig(input: ServeInput): ServeConfig {
     relayHeartbeatMs: parseDuration(input.relayHeartbeat ?? "15s", "--relay-heartbeat", 100, 300_000),
     replicaUrl: input.replicaUrl === undefined ? undefined : parsePublicUrl(input.replicaUrl, "--replica-url"),
     jwtLifetimeMs: parseDuration(input.jwtLifetime ?? "15m", "--jwt-lifetime", 2_000, 15 * 60_000),
+    jwksMaxAgeMs: parseDuration(input.jwksMaxAge ?? "60s", "--jwks-max-age", 1_000, 3_600_000),
   };
 }
 

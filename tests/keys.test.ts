@@ -19,7 +19,8 @@ describe(`API keys and JWTs (${DIALECT})`, () => {
   let key: Key;
 
   beforeAll(async () => {
-    s = await startServer({ args: AS_PROXY });
+    // A 1 s JWKS cache lifetime: a rotated key waits 6 s, not 65, before it signs.
+    s = await startServer({ args: [...AS_PROXY, "--jwks-max-age", "1s"] });
     await s.waitFor(/\/pair#token=/);
     owner = await ownerSession(s);
     orgs.first = (await json<Me>(api(s, owner)("GET", "/api/auth/session"))).activeOrganizationId;
@@ -246,18 +247,29 @@ describe(`API keys and JWTs (${DIALECT})`, () => {
       }
     });
 
-    test("keys rotate: the new key signs within seconds; old tokens verify one lifetime more, then fail", async () => {
+    test("keys rotate: the new key is published at once, signs after the JWKS cache lifetime; old tokens verify one lifetime more", async () => {
       const before = (await json<{ token: string }>(withKey(key.key)("GET", "/api/auth/token"))).token;
       issued.push(before);
       expect((await withJwt(before)("GET", "/api/orgs")).status).toBe(200);
+      const oldKid = decodeProtectedHeader(before).kid!;
       const out = await runWarren(["keys", "rotate", "--data-dir", s.dataDir, ...(s.databaseUrl ? ["--database-url", s.databaseUrl] : [])]);
       expect(out.code).toBe(0);
       const newKid = /new signing key (\S+);/.exec(out.stdout)![1]!;
-      // Within seconds the server signs with the new key; the old token still verifies.
-      await waitUntil(async () => decodeProtectedHeader((await json<{ token: string }>(withKey(key.key)("GET", "/api/auth/token"))).token).kid === newKid, 10_000, "signing with the new key");
+      const rotatedAt = Date.now();
+      // Published at once (within the server's 5 s reload), while the old key still signs: a
+      // verifier that fetched the JWKS before the rotation never meets the new kid unannounced.
+      await waitUntil(async () => (await json<{ keys: { kid: string }[] }>(fetch(`${s.url}/api/auth/jwks`))).keys.some((k) => k.kid === newKid), 6_000, "the JWKS to publish the new key");
+      const published = await fetch(`${s.url}/api/auth/jwks`);
+      expect(published.headers.get("cache-control")).toBe("public, max-age=1");
+      expect(published.headers.get("access-control-allow-origin")).toBe("*");
+      const early = (await json<{ token: string }>(withKey(key.key)("GET", "/api/auth/token"))).token;
+      if (Date.now() - rotatedAt < 5_000) expect(decodeProtectedHeader(early).kid).toBe(oldKid);
+      // Then it signs with the new key; the old token still verifies.
+      await waitUntil(async () => decodeProtectedHeader((await json<{ token: string }>(withKey(key.key)("GET", "/api/auth/token"))).token).kid === newKid, 15_000, "signing with the new key");
+      expect(Date.now() - rotatedAt).toBeGreaterThanOrEqual(5_000);
       await Bun.sleep(2100); // past the resolver's cache of the old token
       expect((await withJwt(before)("GET", "/api/orgs")).status).toBe(200);
-      // One token lifetime after retirement, the old key's tokens fail.
+      // One token lifetime after it stopped signing, the old key's tokens fail.
       await query(s, `UPDATE signing_keys SET retired_at = ${DIALECT === "pg" ? "now() - interval '16 minutes'" : String(Date.now() - 16 * 60_000)} WHERE kid <> '${newKid}'`);
       await waitUntil(async () => (await withJwt(before)("GET", "/api/orgs")).status === 401, 15_000, "the retired key's token to fail");
       const jwks = await json<{ keys: { kid: string }[] }>(fetch(`${s.url}/api/auth/jwks`));

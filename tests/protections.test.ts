@@ -180,6 +180,24 @@ describe.if(!!PG_ADMIN_URL)("two replicas on one Postgres", () => {
     expect(Date.now() - revokedAt).toBeLessThanOrEqual(5_000);
   });
 
+  test("warren keys rotate: every replica's JWKS publishes the new key within seconds, before any replica signs with it", async () => {
+    const { a, b, owner } = await replicas();
+    const out = await runWarren(["keys", "rotate", "--data-dir", a.dataDir, "--database-url", a.databaseUrl!]);
+    expect(out.code).toBe(0);
+    const newKid = /new signing key (\S+);/.exec(out.stdout)![1]!;
+    const rotatedAt = Date.now();
+    for (const r of [a, b]) {
+      await waitUntil(async () => ((await (await fetch(`${r.url}/api/auth/jwks`)).json()) as { keys: { kid: string }[] }).keys.some((k) => k.kid === newKid), 6_000, "the JWKS to publish the new key");
+    }
+    expect(Date.now() - rotatedAt).toBeLessThan(6_000);
+    // Default cache lifetime 60 s: for a minute more, both still sign with the old key.
+    for (const r of [a, b]) {
+      const { token } = (await (await api(r, owner)("GET", "/api/auth/token")).json()) as { token: string };
+      issued.push(token);
+      expect(JSON.parse(Buffer.from(token.split(".")[0]!, "base64url").toString()).kid).not.toBe(newKid);
+    }
+  });
+
   test("a replica whose secret is not the installation's refuses to start, and says which file to copy", async () => {
     const databaseUrl = await freshDatabaseUrl();
     const a = await server({ databaseUrl: databaseUrl ?? null, args: AS_PROXY });

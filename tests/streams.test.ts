@@ -51,6 +51,11 @@ describe("one server", () => {
     expect(pre.status).toBe(204);
     const allowed = pre.headers.get("access-control-allow-headers")!;
     for (const h of ["authorization", "x-api-key", "content-type", "if-none-match", "producer-id", "stream-closed"]) expect(allowed).toContain(h);
+    // Whatever a client adds (a tenant header, tracing) is allowed: no credential ever rides a cookie here.
+    const asked = await fetch(`${t.server.url}/v1/stream/x`, { method: "OPTIONS", headers: { origin: "https://app.example", "access-control-request-method": "POST", "access-control-request-headers": "authorization, x-tenant-id, traceparent, baggage" } });
+    expect(asked.headers.get("access-control-allow-headers")).toBe("authorization, x-tenant-id, traceparent, baggage");
+    expect(asked.headers.get("access-control-allow-credentials")).toBeNull();
+    expect(asked.headers.get("access-control-allow-origin")).toBe("*");
     // The anonymous attempts created nothing.
     expect((await t.s("x")).status).toBe(404);
   });

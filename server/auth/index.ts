@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import type { Db } from "../db";
 import type { ServeConfig } from "../config";
 import type { Auth } from "./authn";
-import { Jwts } from "./jwt";
+import { Jwts, publishLead } from "./jwt";
 import { Resolver } from "./resolver";
 import { authStore } from "./store";
 
@@ -34,7 +34,7 @@ export async function createAuth(db: Db, config: ServeConfig, secret: Buffer): P
   const installation = `urn:warren:${await store.installationId(randomBytes(16).toString("hex"))}`;
   const issuer = config.publicUrl ?? installation;
   const auth = { store, config, trustedProxies: new Set(config.trustedProxies), issuer } as Auth;
-  auth.jwts = new Jwts(store, secret, { sign: issuer, accept: [...new Set([issuer, installation])] }, Math.round(config.jwtLifetimeMs / 1000));
+  auth.jwts = new Jwts(store, secret, { sign: issuer, accept: [...new Set([issuer, installation])] }, Math.round(config.jwtLifetimeMs / 1000), publishLead(config.jwksMaxAgeMs));
   await auth.jwts.init();
   auth.resolver = new Resolver(store, config.secureCookies, auth.jwts);
   return auth;

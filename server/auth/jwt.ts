@@ -1,8 +1,11 @@
 // Host JWTs (SPEC §2.3): EdDSA over Ed25519 with jose, `kid` in the header, 15 minutes.
 // Signing keys live in the database so every replica signs and verifies alike; the private half
 // is sealed with AES-256-GCM under a key derived (HKDF) from the server secret, so a copy of the
-// database alone cannot mint tokens. Rotation retires the current key: it keeps verifying for
-// one token lifetime, then it is deleted.
+// database alone cannot mint tokens.
+// Rotation publishes before it signs: a new key is in every replica's JWKS at once (each reloads
+// within RELOAD_MS), but signs only once a verifier's cached JWKS must have it too — the publish
+// lead, the JWKS cache lifetime plus RELOAD_MS. Until then the previous key signs; after, it
+// verifies for one token lifetime more, then it is deleted.
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:crypto";
 import { exportJWK, exportPKCS8, generateKeyPair, importJWK, importPKCS8, jwtVerify, SignJWT, type JWK, type JWTPayload } from "jose";
 import type { AuthStore } from "./store";
@@ -22,6 +25,10 @@ const ALG = "EdDSA";
  * or another replica) is seen within this time, and an unknown kid reloads no more often.
  */
 const RELOAD_MS = 5_000;
+/** How long a verifier may cache our JWKS by default (`warren serve --jwks-max-age`). */
+export const JWKS_MAX_AGE_MS = 60_000;
+/** How long a new key is published before it signs, for a JWKS cache lifetime. */
+export const publishLead = (jwksMaxAgeMs: number) => jwksMaxAgeMs + RELOAD_MS;
 
 export interface Claims {
   sub: string;
@@ -50,6 +57,8 @@ interface LoadedKey {
   publicJwk: JWK;
   verify: CryptoKey;
   sign?: CryptoKey;
+  createdAt: Date;
+  /** When a newer key was added; it signs on for the publish lead, then verifies for a lifetime. */
   retiredAt: Date | null;
 }
 
@@ -65,6 +74,8 @@ export class Jwts {
     private issuer: { sign: string; accept: string[] },
     /** How long tokens this process signs last; at most JWT_LIFETIME_S, which bounds key retirement. */
     private lifetimeS = JWT_LIFETIME_S,
+    /** How long a new key is published before it signs (publishLead of the JWKS cache lifetime). */
+    private leadMs = publishLead(JWKS_MAX_AGE_MS),
   ) {
     this.sealKey = Buffer.from(hkdfSync("sha256", secret, Buffer.alloc(0), "warren jwt signing keys v1", 32));
   }
@@ -83,20 +94,20 @@ export class Jwts {
     }
   }
 
-  /** Adds a new signing key; the previous one verifies for one more token lifetime. */
+  /** Adds a new key: published at once, it signs after the lead; the one before verifies a lifetime more. */
   async rotate(now = new Date()): Promise<string> {
     const { publicKey, privateKey } = await generateKeyPair(ALG, { crv: "Ed25519", extractable: true });
     const kid = newId("kid");
     const publicJwk = { ...(await exportJWK(publicKey)), kid, alg: ALG, use: "sig" };
     await this.store.addSigningKey({ kid, publicJwk: JSON.stringify(publicJwk), privateKeyEnc: this.seal(await exportPKCS8(privateKey)) }, now);
-    await this.store.dropRetiredSigningKeys(new Date(now.getTime() - JWT_LIFETIME_S * 1000));
+    await this.store.dropRetiredSigningKeys(new Date(now.getTime() - this.leadMs - JWT_LIFETIME_S * 1000));
     await this.load();
     return kid;
   }
 
   async sign(claims: Claims, now = Date.now(), audience = AUDIENCE): Promise<{ token: string; expiresAt: Date }> {
     if (now - this.loadedAt > RELOAD_MS) await this.load();
-    const key = this.keys.find((k) => !k.retiredAt && k.sign);
+    const key = this.signer(now);
     if (!key?.sign) throw new Error("no signing key: the database has none this server can decrypt");
     const iat = Math.floor(now / 1000);
     const body: Record<string, unknown> = { orgs: claims.orgs };
@@ -132,15 +143,30 @@ export class Jwts {
     }
   }
 
-  jwks(): { keys: JWK[] } {
-    return { keys: this.keys.map((k) => k.publicJwk) };
+  /** Every key that verifies now or will sign soon: fresh from the database, as on every replica. */
+  async jwks(now = Date.now()): Promise<{ keys: JWK[] }> {
+    if (now - this.loadedAt > RELOAD_MS) await this.load();
+    return { keys: this.keys.filter((k) => this.verifies(k, now)).map((k) => k.publicJwk) };
+  }
+
+  /**
+   * The key that signs now: the newest one published for the whole lead, else (the first key of
+   * a new installation, or a rotation within the lead of another) the oldest there is.
+   */
+  private signer(now: number): LoadedKey | undefined {
+    const ready = this.keys.filter((k) => this.verifies(k, now));
+    return ready.find((k) => k.createdAt.getTime() <= now - this.leadMs) ?? ready.at(-1);
+  }
+
+  private verifies(k: LoadedKey, now: number): boolean {
+    return !k.retiredAt || now <= k.retiredAt.getTime() + this.leadMs + JWT_LIFETIME_S * 1000;
   }
 
   private async keyFor(kid: string | undefined, now: number): Promise<CryptoKey> {
     if (now - this.loadedAt > RELOAD_MS) await this.load();
     const key = this.keys.find((k) => k.kid === kid);
     if (!key) throw new Error("unknown kid");
-    if (key.retiredAt && now > key.retiredAt.getTime() + JWT_LIFETIME_S * 1000) throw new Error("retired key");
+    if (!this.verifies(key, now)) throw new Error("retired key");
     return key.verify;
   }
 
@@ -155,7 +181,7 @@ export class Jwts {
         } catch {
           // Sealed under another secret (a replica with a different data dir): verify only.
         }
-        return { kid: r.kid, publicJwk, verify: (await importJWK(publicJwk, ALG)) as CryptoKey, sign, retiredAt: r.retiredAt };
+        return { kid: r.kid, publicJwk, verify: (await importJWK(publicJwk, ALG)) as CryptoKey, sign, createdAt: r.createdAt, retiredAt: r.retiredAt };
       }),
     );
     this.loadedAt = Date.now();

@@ -95,9 +95,11 @@ export const authRoutes = (auth: Auth) =>
         return { authenticated: true, expiresAt: session.expiresAt.toISOString() };
       },
     )
-    // Public: verifiers (hosts, other services) fetch the keys that sign our JWTs.
-    .get("/api/auth/jwks", ({ set }) => {
-      set.headers["cache-control"] = "public, max-age=300";
+    // Public: verifiers (hosts, other services, a page in a browser) fetch the keys that sign
+    // our JWTs. Cached no longer than a new key waits before it signs (jwt.ts).
+    .get("/api/auth/jwks", async ({ set }) => {
+      set.headers["cache-control"] = `public, max-age=${Math.floor(auth.config.jwksMaxAgeMs / 1000)}`;
+      set.headers["access-control-allow-origin"] = "*";
       return auth.jwts.jwks();
     })
     .use(authenticated(auth))

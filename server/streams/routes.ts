@@ -46,6 +46,20 @@ const PREFLIGHT: Record<string, string> = {
   "access-control-max-age": "86400",
 };
 
+/** A list of header names, as a preflight asks for them. */
+const HEADER_LIST = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+(?:\s*,\s*[!#$%&'*+.^_`|~0-9A-Za-z-]+)*$/;
+
+/**
+ * The preflight allows whatever headers the browser says it will send (a tenant header of the
+ * client's, tracing's `traceparent`…): credentials never travel cross-site here — no cookies,
+ * no Allow-Credentials — so a header is only what the page could send anyway.
+ */
+function preflight(request: Request): Record<string, string> {
+  const asked = request.headers.get("access-control-request-headers")?.trim();
+  if (!asked || asked.length > 4096 || !HEADER_LIST.test(asked)) return PREFLIGHT;
+  return { ...PREFLIGHT, "access-control-allow-headers": asked, vary: "Access-Control-Request-Headers" };
+}
+
 function respond(status: number, headers: Record<string, string>, body: BodyInit | null = null): Response {
   return new Response(body, { status, headers: { ...COMMON, ...headers } });
 }
@@ -269,7 +283,7 @@ export function streamRoutes(opts: StreamRouteOptions) {
 
   const handler = (ctx: Parameters<typeof handle>[0]) => handle(ctx);
   return new Elysia()
-    .options(`${STREAM_PREFIX}*`, () => new Response(null, { status: 204, headers: PREFLIGHT }))
+    .options(`${STREAM_PREFIX}*`, ({ request }) => new Response(null, { status: 204, headers: preflight(request) }))
     .get(`${STREAM_PREFIX}*`, handler as never)
     .head(`${STREAM_PREFIX}*`, handler as never)
     .delete(`${STREAM_PREFIX}*`, handler as never)
