@@ -27,6 +27,8 @@ export interface ServeConfig {
   /** Also serve apps to browsers under /api/hosts/:id/ports/… (sandboxed); off by default. */
   pathApps: boolean;
   longPollTimeoutMs: number;
+  /** How long one SSE response of a stream lasts before the client reconnects from its offset. */
+  sseConnectionMs: number;
   bootstrapToken?: string;
   openBrowser: boolean;
   logFile?: string;
@@ -56,6 +58,7 @@ export interface ServeInput {
   databaseUrl?: string;
   publicUrl?: string;
   longPollTimeout?: string;
+  sseConnection?: string;
   bootstrapToken?: string;
   insecure?: boolean;
   noBrowser?: boolean;
@@ -98,6 +101,7 @@ export function resolveServeConfig(input: ServeInput): ServeConfig {
     appsUrl: input.appsUrl === undefined ? undefined : parseAppsUrl(input.appsUrl),
     pathApps: input.pathApps ?? false,
     longPollTimeoutMs: parseDuration(input.longPollTimeout ?? "30s", "--long-poll-timeout", 100, 300_000),
+    sseConnectionMs: parseDuration(input.sseConnection ?? "60s", "--sse-connection", 1_000, 3_600_000),
     bootstrapToken: input.bootstrapToken === undefined ? undefined : parseBootstrapToken(input.bootstrapToken),
     openBrowser: !(input.noBrowser ?? false),
     logFile: input.logFile === undefined ? undefined : resolve(expandHome(input.logFile)),

@@ -25,7 +25,7 @@ export interface StreamsModule {
 }
 
 export async function openStreams(db: Db, log: Logger, config: ServeConfig, secret: Buffer): Promise<StreamsModule> {
-  const streams = new Streams(await openStorage(db), log, config.longPollTimeoutMs);
+  const streams = new Streams(await openStorage(db), log, config.longPollTimeoutMs, config.sseConnectionMs);
   const subscriptions = new Subscriptions(subscriptionStore(db), streams, secret, config.webhookAllow, log);
   await streams.start();
   subscriptions.start();

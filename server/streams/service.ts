@@ -26,6 +26,8 @@ export class Streams {
     readonly storage: StreamStorage,
     private log: Logger,
     readonly longPollMs: number,
+    /** How long one SSE response lasts before the client is asked to reconnect from its offset. */
+    readonly sseConnectionMs: number,
   ) {
     this.reader = new Reader(storage);
     this.writer = new Writer(storage, this.clock, this.reader, this.durable, (changed, appended) => {

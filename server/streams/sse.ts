@@ -1,7 +1,8 @@
 // Live reads as Server-Sent Events (Durable Streams §5.8): a data event with what is new, then
 // a control event with where that leaves the reader, for every batch of data; a control event
 // on each quiet long-poll interval; a final control and the end of the response when the stream
-// is closed and read to its end, and after about a minute (clients reconnect from the offset).
+// is closed and read to its end, and after --sse-connection (a minute; clients reconnect from the
+// offset: proxies with response time limits never cut a reader mid-event).
 // The reader is subscribed to its stream for its whole life, so no change can slip between a
 // read and a wait; news that continues where the reader is needs no query. Each pull from the
 // response writes one round, so a slow client holds the loop back instead of buffering.
@@ -11,7 +12,6 @@ import * as offsets from "./offsets";
 import type { Streams } from "./service";
 import type { Chunk, StreamRow } from "./storage";
 
-const MAX_CONNECTION_MS = 60_000;
 /** News held for a reader that has not taken it yet, beyond which it reads from storage instead. */
 const INBOX_BYTES = 1024 * 1024;
 const encoder = new TextEncoder();
@@ -36,7 +36,7 @@ export function sseBody(streams: Streams, start: StreamRow, from: number, client
   let stale = true;
   let greeted = false;
   let wake: (() => void) | null = null;
-  const deadline = Date.now() + MAX_CONNECTION_MS;
+  const deadline = Date.now() + streams.sseConnectionMs;
   const json = isJson(row.contentType);
   const text = isText(row.contentType);
 
