@@ -4,6 +4,7 @@ import { isIP } from "node:net";
 import { homedir } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
 import { StartupError } from "./datadir";
+import { LEVELS, type Level, type LogFormat } from "./log";
 
 export type Policy = "loopback" | "remote";
 
@@ -32,6 +33,9 @@ export interface ServeConfig {
   bootstrapToken?: string;
   openBrowser: boolean;
   logFile?: string;
+  logLevel: Level;
+  /** Unset: text on a terminal, JSON otherwise (and always JSON into a file). */
+  logFormat?: LogFormat;
   /** Peers whose X-Forwarded-For is believed. */
   trustedProxies: string[];
   /** Terminals on the server machine itself (SPEC §5): on under loopback, opt-in under remote. */
@@ -63,6 +67,8 @@ export interface ServeInput {
   insecure?: boolean;
   noBrowser?: boolean;
   logFile?: string;
+  logLevel?: string;
+  logFormat?: string;
   trustedProxies?: string[];
   localHost?: boolean;
   terminalIdle?: string;
@@ -105,6 +111,8 @@ export function resolveServeConfig(input: ServeInput): ServeConfig {
     bootstrapToken: input.bootstrapToken === undefined ? undefined : parseBootstrapToken(input.bootstrapToken),
     openBrowser: !(input.noBrowser ?? false),
     logFile: input.logFile === undefined ? undefined : resolve(expandHome(input.logFile)),
+    logLevel: oneOf(input.logLevel ?? "info", LEVELS, "--log-level"),
+    logFormat: input.logFormat === undefined ? undefined : oneOf(input.logFormat, ["json", "text"] as const, "--log-format"),
     trustedProxies: (input.trustedProxies ?? []).map(parseIp),
     localHost: policy === "loopback" || (input.localHost ?? false),
     terminalIdleMs: parseDuration(input.terminalIdle ?? "1h", "--terminal-idle", 1000, 30 * 86_400_000),
@@ -132,6 +140,11 @@ function parseAllowedHost(value: string): string {
   const v = value.trim().toLowerCase().replace(/^\[([^\]]+)\]/, "$1");
   if (!/^(\*\.)?[a-z0-9.:-]+$/.test(v)) throw new ConfigError(`--webhook-allow takes hosts (example.com, *.example.com, 10.0.0.5:8080), got "${value}"`);
   return v;
+}
+
+function oneOf<T extends string>(value: string, allowed: readonly T[], flag: string): T {
+  if (!(allowed as readonly string[]).includes(value)) throw new ConfigError(`${flag} must be one of ${allowed.join(", ")}, got "${value}"`);
+  return value as T;
 }
 
 function parsePort(value: string): number {

@@ -35,7 +35,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   prepareDataDir(config.dataDir);
   const lease = holdDataDir(config.dataDir);
   const secret = serverSecret(config.dataDir);
-  const log = createLogger(config.logFile);
+  const log = createLogger({ file: config.logFile, level: config.logLevel, format: config.logFormat });
   // A failure outside any request (a timer, a stream pump) is one JSON line in the log like any
   // other error, not a raw stack on stderr; the server carries on, since exiting would end every
   // terminal and connection it holds.

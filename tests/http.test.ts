@@ -68,7 +68,7 @@ describe(`error shape on the warren server (${DIALECT})`, () => {
 
 describe("error shape for bodies and crashes (the shared plugins, in process)", () => {
   const logFile = join(tempDir(), "log.jsonl");
-  const log = createLogger(logFile);
+  const log = createLogger({ file: logFile });
   let base = "";
   let server: ReturnType<typeof Bun.serve> | undefined;
   beforeAll(() => {

@@ -27,7 +27,9 @@ export const serve: Command = {
       "path-apps": { type: "boolean", env: "WARREN_PATH_APPS", help: "Also serve apps to browsers under /api/hosts/:id/ports/… on the dashboard's origin, sandboxed (warns on every start)" },
       "jwks-max-age": { type: "string", value: "duration", env: "WARREN_JWKS_MAX_AGE", default: "60s", help: "How long verifiers may cache /api/auth/jwks; a rotated key is published this long (+5 s) before it signs. The same on every replica" },
       "replica-url": { type: "string", value: "url", env: "WARREN_REPLICA_URL", help: "How other replicas on the same database reach this one (default: the address it listens on)" },
-      "log-file": { type: "string", value: "path", env: "WARREN_LOG_FILE", help: "Append JSON log lines here instead of stderr" },
+      "log-file": { type: "string", value: "path", env: "WARREN_LOG_FILE", help: "Append log lines here instead of stderr" },
+      "log-level": { type: "string", value: "level", env: "WARREN_LOG_LEVEL", default: "info", help: "error, warn, info (one line per request) or debug (also /healthz)" },
+      "log-format": { type: "string", value: "format", env: "WARREN_LOG_FORMAT", help: "json or text (default: text on a terminal, JSON otherwise)" },
     },
     details: `Prints "warren listening on <url>" on stdout once it serves. SIGTERM or Ctrl-C stops it
 gracefully: in-flight requests get up to 10 s to finish.
@@ -54,6 +56,8 @@ Examples:
       insecure: flags.insecure as boolean | undefined,
       noBrowser: flags["no-browser"] as boolean | undefined,
       logFile: flags["log-file"] as string | undefined,
+      logLevel: flags["log-level"] as string | undefined,
+      logFormat: flags["log-format"] as string | undefined,
       trustedProxies: flags["trusted-proxy"] as string[] | undefined,
       webhookAllow: flags["webhook-allow"] as string[] | undefined,
       localHost: flags["local-host"] as boolean | undefined,

@@ -46,9 +46,12 @@ export function pathShape(path: string, firstSegments: Set<string>): string {
   return rest.length > 0 || !kept ? `${kept}/…` : kept;
 }
 
+/** Probes, asked every few seconds by load balancers: their lines are debug, unless they fail. */
+const QUIET = new Set(["/healthz", "/metrics"]);
+
 function line(log: Logger, request: Request, status: number, where: Record<string, unknown>): void {
   const i = info.get(request);
-  log.info("request", {
+  (status < 400 && QUIET.has(where.route as string) ? log.debug : log.info)("request", {
     method: request.method,
     ...where,
     status,
