@@ -11,10 +11,11 @@ import { streamAppend, streamCreate, streamRead, streamTail } from "./commands/s
 import { termAttach, termKill, termLs, termNew } from "./commands/term";
 import { hostStart, hostStatus, hostStop } from "./commands/host";
 import { pair } from "./commands/pair";
+import { backup, restore } from "./commands/backup";
 import { serve } from "./commands/serve";
 import { version, VERSION } from "./commands/version";
 
-const commands: Command[] = [serve, pair, login, check, logout, apikeyCreate, apikeyList, apikeyRevoke, hostStart, hostStatus, hostStop, termNew, termLs, termAttach, termKill, streamCreate, streamAppend, streamRead, streamTail, rotate, version];
+const commands: Command[] = [serve, pair, login, check, logout, apikeyCreate, apikeyList, apikeyRevoke, hostStart, hostStatus, hostStop, termNew, termLs, termAttach, termKill, streamCreate, streamAppend, streamRead, streamTail, rotate, backup, restore, version];
 
 function topHelp(): string {
   const width = Math.max(...commands.map((c) => c.spec.name.length)) + 3;
