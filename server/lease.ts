@@ -48,11 +48,33 @@ function readHolder(dir: string): Holder | null {
   }
 }
 
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+};
+
+/**
+ * Who holds the lock: its record, once it has written it — a server that has just taken the lock
+ * writes it a moment later, and a record left by a crash names a process that is gone.
+ */
+function holderOf(dir: string): Holder | null {
+  for (let i = 0; i < 40; i++) {
+    const h = readHolder(dir);
+    if (h && alive(h.pid)) return h;
+    Bun.sleepSync(25);
+  }
+  return null;
+}
+
 /** Takes the data dir for this process, or refuses (exit 1) naming the server that has it. */
 export function holdDataDir(dir: string): Lease {
   const lock = tryLock(dir);
   if (!lock) {
-    const h = readHolder(dir);
+    const h = holderOf(dir);
     const who = h ? `warren (pid ${h.pid}${h.url ? `, ${h.url}` : ""})` : "warren";
     throw new StartupError(
       `refusing to start: another ${who} is serving the data dir ${dir}. Stop it first, or give this server a --data-dir of its own ` +
@@ -78,7 +100,7 @@ export function holdDataDir(dir: string): Lease {
 export function liveServer(dir: string): Holder | null {
   if (!existsSync(join(dir, LOCK))) return null;
   const free = tryLock(dir);
-  if (!free) return readHolder(dir);
+  if (!free) return holderOf(dir);
   free.exec("ROLLBACK");
   free.close();
   return null;
