@@ -5,12 +5,13 @@ import { randomBytes } from "node:crypto";
 import { existsSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import type { PtyBackend } from "./backend";
-import { TerminalSession } from "./session";
+import { TerminalSession, type SessionMeter } from "./session";
 
 export interface ServiceOptions {
   ringBytes: number;
   windowBytes: number;
   idleMs: number;
+  meter?: SessionMeter;
 }
 
 export interface NewTerminal {
@@ -60,6 +61,11 @@ export class TerminalService {
     });
     this.sessions.set(session.id, session);
     return session;
+  }
+
+  /** Every session of every org: for the server's own metrics, never for a caller. */
+  all(): Iterable<TerminalSession> {
+    return this.sessions.values();
   }
 
   list(orgId: string): TerminalSession[] {

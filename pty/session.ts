@@ -33,6 +33,14 @@ export interface SessionOptions {
   idleMs: number;
   /** Called once the session is over and its grace period for late reattaches has passed. */
   onGone(id: string): void;
+  meter?: SessionMeter;
+}
+
+/** What a session reports (the server's metrics; a host agent reports nowhere). */
+export interface SessionMeter {
+  output(bytes: number): void;
+  /** A client fell out of the ring and was reset. */
+  overflow(): void;
 }
 
 /** After exit, a session stays reattachable (history and exit status) this long. */
@@ -172,6 +180,7 @@ export class TerminalSession {
   private output(chunk: Uint8Array): void {
     const before = this.ring.end;
     this.ring.append(chunk);
+    this.o.meter?.output(chunk.length);
     if (Math.floor(before / GC_EVERY_BYTES) !== Math.floor(this.ring.end / GC_EVERY_BYTES)) Bun.gc(false);
     for (const a of this.clients) {
       // The common case, a client that is keeping up: hand it the chunk itself, no copy.
@@ -187,6 +196,7 @@ export class TerminalSession {
     if (a.done || a.sent - a.acked >= this.o.windowBytes) return; // stalled: wait for its ack
     if (a.sent < this.ring.start) {
       a.sent = a.acked = this.ring.start;
+      if (a.sent > 0) this.o.meter?.overflow();
       a.sink.text(encode({ type: "reset", offset: a.sent }));
     }
     const limit = Math.min(this.ring.end, a.acked + this.o.windowBytes);

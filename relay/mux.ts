@@ -24,6 +24,15 @@ export interface MuxOptions {
   onError?(message: string): void;
   window?: number;
   maxStreams?: number;
+  /** Told of the stream bytes each way and of credit stalls (the server's metrics). */
+  meter?: Meter;
+}
+
+export interface Meter {
+  sent(bytes: number): void;
+  received(bytes: number): void;
+  /** A stream had data to send and no credit: its reader is behind. */
+  stalled(): void;
 }
 
 /** Stop handing frames to the socket while this much is waiting in it. */
@@ -172,10 +181,14 @@ export class Stream {
   nextFrame(): Uint8Array | null {
     const piece = this.outq[0];
     if (piece) {
-      if (piece.bytes.length > this.credit) return null;
+      if (piece.bytes.length > this.credit) {
+        this.mux.meter?.stalled();
+        return null;
+      }
       this.outq.shift();
       this.credit -= piece.bytes.length;
       this.queued -= piece.bytes.length;
+      this.mux.meter?.sent(piece.bytes.length);
       piece.done?.();
       return encode(FRAME.DATA, this.id, piece.bytes, this.mux.scratch);
     }
@@ -204,6 +217,7 @@ export class Stream {
         if (this.finReceived || f.payload.length > MAX_DATA) return this.reset(RST_CODE.PROTOCOL);
         if (f.payload.length > this.recvCredit) return this.reset(RST_CODE.PROTOCOL);
         this.recvCredit -= f.payload.length;
+        this.mux.meter?.received(f.payload.length);
         // The frame's buffer belongs to the socket message; keep only our bytes.
         this.inq.push(f.payload);
         return this.wake();
@@ -272,6 +286,7 @@ export class Mux {
   private waitingForSocket: ReturnType<typeof setTimeout> | null = null;
   private dead = false;
   readonly window: number;
+  readonly meter?: Meter;
   private maxStreams: number;
   /** Bytes all streams hold in incomplete messages (bounded by MAX_ASSEMBLING). */
   private assembling = 0;
@@ -284,6 +299,7 @@ export class Mux {
   ) {
     this.nextId = o.side === "server" ? 2 : 1;
     this.window = o.window ?? INITIAL_WINDOW;
+    this.meter = o.meter;
     this.maxStreams = o.maxStreams ?? 1000;
   }
 

@@ -15,6 +15,7 @@ import { portRoutes, relayConnect, type Directory, type Hub } from "./relay";
 import { STREAM_PREFIX, streamRoutes, type StreamsModule } from "./streams";
 import { appOrigins, launchRoute, type Apps } from "./apps";
 import { MAX_MESSAGE } from "../relay/codec";
+import { metricsRoute } from "./metrics-routes";
 
 export interface AppContext {
   db: Db;
@@ -46,6 +47,7 @@ export function createApp(ctx: AppContext) {
     .use(relayConnect(ctx.auth, ctx.hub))
     .use(terminalRoutes(ctx.auth, ctx.hosts, ctx.apps))
     .use(launchRoute(ctx.apps))
+    .use(ctx.config.metricsPublic ? metricsRoute(ctx.auth) : new Elysia())
     .use(streamRoutes({ auth: ctx.auth, ...ctx.streams, publicUrl: ctx.config.publicUrl }))
     .use(web());
   const methodsAt = methodsAtFactory(() => app.routes);

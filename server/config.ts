@@ -51,9 +51,15 @@ export interface ServeConfig {
   jwksMaxAgeMs: number;
   /** How other replicas on the same database reach this one (relay forwarding); default: its address. */
   replicaUrl?: string;
+  /** A listener of its own for GET /metrics. */
+  metricsAddr?: { host: string; port: number };
+  /** Also serve /metrics on the main port, to owners of the first organization. */
+  metricsPublic: boolean;
 }
 
 export interface ServeInput {
+  metricsAddr?: string;
+  metricsPublic?: boolean;
   appsUrl?: string;
   pathApps?: boolean;
   port?: string;
@@ -123,6 +129,8 @@ export function resolveServeConfig(input: ServeInput): ServeConfig {
     replicaUrl: input.replicaUrl === undefined ? undefined : parsePublicUrl(input.replicaUrl, "--replica-url"),
     jwtLifetimeMs: parseDuration(input.jwtLifetime ?? "15m", "--jwt-lifetime", 2_000, 15 * 60_000),
     jwksMaxAgeMs: parseDuration(input.jwksMaxAge ?? "60s", "--jwks-max-age", 1_000, 3_600_000),
+    metricsAddr: input.metricsAddr === undefined ? undefined : parseAddr(input.metricsAddr, "--metrics-addr"),
+    metricsPublic: input.metricsPublic ?? false,
   };
 }
 
@@ -145,6 +153,16 @@ function parseAllowedHost(value: string): string {
 function oneOf<T extends string>(value: string, allowed: readonly T[], flag: string): T {
   if (!(allowed as readonly string[]).includes(value)) throw new ConfigError(`${flag} must be one of ${allowed.join(", ")}, got "${value}"`);
   return value as T;
+}
+
+/** `127.0.0.1:9464`, `[::1]:9464`. */
+function parseAddr(value: string, flag: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(value.trim());
+  const host = m?.[1] ?? m?.[2];
+  if (!m || !host || Number(m[3]) > 65535 || (isIP(host) === 0 && host !== "localhost")) {
+    throw new ConfigError(`${flag} must be an address and port, like 127.0.0.1:9464, got "${value}"`);
+  }
+  return { host, port: Number(m[3]) };
 }
 
 function parsePort(value: string): number {

@@ -2,8 +2,9 @@
 // lets in-flight requests finish (≤ 10 s) before the database closes.
 import { createApp } from "./app";
 import { openDatabase } from "./db";
-import { prepareDataDir, serverSecret } from "./datadir";
+import { prepareDataDir, serverSecret, StartupError } from "./datadir";
 import { holdDataDir } from "./lease";
+import { metricsListener } from "./metrics-routes";
 import { createLogger, redact } from "./log";
 import type { ServeConfig } from "./config";
 import { bootstrapOwner, createAuth } from "./auth";
@@ -11,6 +12,7 @@ import { bunTerminal, DEFAULTS, TerminalService } from "../pty";
 import { createRelay, type LocalHost } from "./relay";
 import { openStreams } from "./streams";
 import { Apps } from "./apps";
+import { logWriteErrors, terminalClients, terminalMeter, terminalSessions } from "./metrics";
 
 export const DRAIN_MS = 10_000;
 /** Hard ceiling for any request body; routes apply their own, smaller limits. */
@@ -25,6 +27,8 @@ export interface RunningServer {
   /** On the first start of an empty database: the owner's pairing link (print it, never log it). */
   pairingUrl?: string;
   pairingExpiresAt?: Date;
+  /** Where GET /metrics is served on a listener of its own (--metrics-addr). */
+  metricsUrl?: string;
   /** Every route the app registered (method, pattern): for route inventories in tests and docs. */
   routes: { method: string; path: string }[];
   stop(): Promise<void>;
@@ -49,19 +53,35 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   const firstPairing = await bootstrapOwner(auth.store, config.bootstrapToken);
   let localOrg: string | null = null;
   const local: LocalHost = {
-    service: new TerminalService(bunTerminal, { ...DEFAULTS, idleMs: config.terminalIdleMs }),
+    service: new TerminalService(bunTerminal, { ...DEFAULTS, idleMs: config.terminalIdleMs, meter: terminalMeter }),
     enabled: config.localHost,
     orgId: async () => (localOrg ??= await auth.store.firstOrgId()),
   };
   const { hub, directory } = createRelay(db, log, local, config.relayHeartbeatMs);
+  const sessions = () => [...local.service.all()];
+  const unmeter = [
+    terminalSessions(() => [[{ state: "running" }, sessions().filter((t) => !t.exit).length], [{ state: "exited" }, sessions().filter((t) => t.exit).length]]),
+    terminalClients(() => sessions().reduce((n, t) => n + t.attached, 0)),
+    logWriteErrors(() => log.writeErrors()),
+  ];
   const streams = await openStreams(db, log, config, secret);
   const apps = new Apps(auth, directory, log, config);
   const app = createApp({ db, log, config, secret, auth, hosts: directory, hub, streams, apps });
   // reusePort off: a second server on a taken port must fail, not silently share it.
   // development off: Elysia turns Bun's development mode on unless NODE_ENV=production.
+  let metrics: ReturnType<typeof metricsListener> | null = null;
   try {
     app.listen({ hostname: config.host, port: config.port, maxRequestBodySize: MAX_REQUEST_BODY, reusePort: false, development: false });
+    if (config.metricsAddr) {
+      const { host, port } = config.metricsAddr;
+      try {
+        metrics = metricsListener(host, port);
+      } catch (e) {
+        throw new StartupError(`cannot serve metrics on ${host}:${port} (--metrics-addr): ${(e as Error).message}`);
+      }
+    }
   } catch (e) {
+    await app.server?.stop(true);
     // Nothing may keep the process alive after a failed start (the Postgres LISTEN connection would).
     await streams.stop();
     await db.close();
@@ -90,6 +110,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   const stop = () =>
     (stopping ??= (async () => {
       clearInterval(sweep);
+      for (const f of unmeter) f();
       // WebSockets would hold the drain open: attached clients are told to come back (1001),
       // and hosts to reconnect (GOAWAY) — to another replica, or to this one once restarted.
       local.service.shutdown();
@@ -106,6 +127,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
         log.warn("drain timed out; closing remaining connections", { afterMs: DRAIN_MS });
         await server.stop(true);
       }
+      await metrics?.stop(true);
       // Elysia logs a request from a deferred hook; let those run before the last line.
       await new Promise((r) => setImmediate(r));
       await streams.stop();
@@ -121,6 +143,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
     url,
     stop,
     routes: app.routes.map((r) => ({ method: r.method, path: r.path })),
+    ...(metrics ? { metricsUrl: `http://${metrics.hostname!.includes(":") ? `[${metrics.hostname}]` : metrics.hostname}:${metrics.port}/metrics` } : {}),
     ...(firstPairing ? { pairingUrl: `${base}/pair#token=${firstPairing.token}`, pairingExpiresAt: firstPairing.expiresAt } : {}),
   };
 }

@@ -26,6 +26,8 @@ export const serve: Command = {
       "apps-url": { type: "string", value: "url", env: "WARREN_APPS_URL", help: "Where apps on hosts' exposed ports are served, one origin each: 'https://*.apps.example.com' (default under loopback: http://*.localhost:<port>; none otherwise)" },
       "path-apps": { type: "boolean", env: "WARREN_PATH_APPS", help: "Also serve apps to browsers under /api/hosts/:id/ports/… on the dashboard's origin, sandboxed (warns on every start)" },
       "jwks-max-age": { type: "string", value: "duration", env: "WARREN_JWKS_MAX_AGE", default: "60s", help: "How long verifiers may cache /api/auth/jwks; a rotated key is published this long (+5 s) before it signs. The same on every replica" },
+      "metrics-addr": { type: "string", value: "addr:port", env: "WARREN_METRICS_ADDR", help: "Serve Prometheus metrics at http://<addr:port>/metrics, a listener of their own (e.g. 127.0.0.1:9464)" },
+      "metrics-public": { type: "boolean", env: "WARREN_METRICS_PUBLIC", help: "Also serve /metrics on the main port, to owners of the first organization (Authorization: Bearer <API key>)" },
       "replica-url": { type: "string", value: "url", env: "WARREN_REPLICA_URL", help: "How other replicas on the same database reach this one (default: the address it listens on)" },
       "log-file": { type: "string", value: "path", env: "WARREN_LOG_FILE", help: "Append log lines here instead of stderr" },
       "log-level": { type: "string", value: "level", env: "WARREN_LOG_LEVEL", default: "info", help: "error, warn, info (one line per request) or debug (also /healthz)" },
@@ -66,6 +68,8 @@ Examples:
       jwtLifetime: flags["jwt-lifetime"] as string | undefined,
       jwksMaxAge: flags["jwks-max-age"] as string | undefined,
       replicaUrl: flags["replica-url"] as string | undefined,
+      metricsAddr: flags["metrics-addr"] as string | undefined,
+      metricsPublic: flags["metrics-public"] as boolean | undefined,
       appsUrl: flags["apps-url"] as string | undefined,
       pathApps: flags["path-apps"] as boolean | undefined,
     });
@@ -95,7 +99,7 @@ Examples:
     if (config.pathApps) {
       console.error("warning: --path-apps: apps are also served to browsers on the dashboard's origin (sandboxed: no script, no cookies); prefer their own origins");
     }
-    console.log(`warren listening on ${server.url}` + (config.publicUrl ? `\npublic url: ${config.publicUrl}` : ""));
+    console.log(`warren listening on ${server.url}` + (config.publicUrl ? `\npublic url: ${config.publicUrl}` : "") + (server.metricsUrl ? `\nmetrics: ${server.metricsUrl}` : ""));
     if (server.pairingUrl) {
       // stdout only (SPEC §1): the log never sees it. Printed once, on the first start.
       const minutes = Math.round((server.pairingExpiresAt!.getTime() - Date.now()) / 60_000);

@@ -9,6 +9,7 @@ import { FailureLimiter } from "./rate-limit";
 import { APP_AUDIENCE, type AppClaim, type Jwts } from "./jwt";
 import type { AuthStore, Role } from "./store";
 import { hashToken, looksLikeApiKey, looksLikeJwt, looksLikeSessionToken } from "./tokens";
+import { authAttempt } from "../metrics";
 
 export const CACHE_MS = 2_000;
 /** lastUsedAt of an API key is written at most this often. */
@@ -59,11 +60,24 @@ export class Resolver {
   async resolve(request: Request, clientIp: () => string): Promise<Resolved | null> {
     const cred = this.credential(request);
     if (!cred) return null;
+    return this.counted(kindOf(cred), async () => {
+      try {
+        return await this.check(cred);
+      } catch (e) {
+        if (e instanceof HttpError && e.status === 401) this.failed(clientIp());
+        throw e;
+      }
+    });
+  }
+
+  /** Runs a check and counts its outcome by credential kind (metrics: never the credential). */
+  private async counted<T>(kind: string, check: () => Promise<T>): Promise<T> {
     try {
-      return await this.check(cred);
+      const r = await check();
+      authAttempt(kind, "ok");
+      return r;
     } catch (e) {
-      if (!(e instanceof HttpError) || e.status !== 401) throw e;
-      this.failed(clientIp());
+      if (e instanceof HttpError && (e.status === 401 || e.status === 403)) authAttempt(kind, e.status === 401 ? "refused" : "forbidden");
       throw e;
     }
   }
@@ -80,6 +94,10 @@ export class Resolver {
    * good as the session that asked for it — revoke the session and its tickets die with it.
    */
   async ticket(ticket: string, clientIp: () => string): Promise<Principal> {
+    return this.counted("ticket", () => this.redeemTicket(ticket, clientIp));
+  }
+
+  private async redeemTicket(ticket: string, clientIp: () => string): Promise<Principal> {
     const sessionId = ticket.length <= MAX_CREDENTIAL ? await this.store.consumeTicket(hashToken(ticket), new Date()) : null;
     const row = sessionId ? await this.store.sessionById(sessionId) : null;
     if (!row || row.session.expiresAt.getTime() <= Date.now()) {
@@ -109,6 +127,10 @@ export class Resolver {
    * minted for, and only as good as the session that asked for it. Yields that session's principal.
    */
   async appCode(code: string, label: string, clientIp: () => string): Promise<Principal> {
+    return this.counted("app-code", () => this.redeemAppCode(code, label, clientIp));
+  }
+
+  private async redeemAppCode(code: string, label: string, clientIp: () => string): Promise<Principal> {
     const sessionId = code.length <= MAX_CREDENTIAL ? await this.store.consumeTicket(appCodeHash(code, label), new Date()) : null;
     const row = sessionId ? await this.store.sessionById(sessionId) : null;
     if (!row || row.session.expiresAt.getTime() <= Date.now()) {
@@ -124,6 +146,10 @@ export class Resolver {
    * and at once on this process after a revocation.
    */
   async app(token: string, label: string): Promise<AppGrant> {
+    return this.counted("app", () => this.appGrant(token, label));
+  }
+
+  private async appGrant(token: string, label: string): Promise<AppGrant> {
     if (token.length > MAX_CREDENTIAL) throw unauthorized();
     const hash = hashToken(token);
     const now = Date.now();
@@ -275,6 +301,12 @@ export class Resolver {
   private async organizations(userId: string) {
     return (await this.store.memberships(userId)).map((m) => ({ id: m.orgId, slug: m.slug, name: m.name, role: m.role as Role }));
   }
+}
+
+/** What kind of credential a request carries, as the metrics name it: from its shape, never its value. */
+function kindOf(cred: Credential): string {
+  const t = cred.token;
+  return looksLikeSessionToken(t) ? "session" : looksLikeApiKey(t) ? "api-key" : looksLikeJwt(t) ? "jwt" : "malformed";
 }
 
 /** Launch codes share the ticket table, but hash with their origin: neither works as the other. */

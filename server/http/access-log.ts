@@ -10,6 +10,7 @@
 import { Elysia } from "elysia";
 import { randomBytes } from "node:crypto";
 import type { Logger } from "../log";
+import { httpRequest } from "../metrics";
 
 interface RequestInfo {
   start: number;
@@ -51,11 +52,13 @@ const QUIET = new Set(["/healthz", "/metrics"]);
 
 function line(log: Logger, request: Request, status: number, where: Record<string, unknown>): void {
   const i = info.get(request);
+  const ms = i ? performance.now() - i.start : 0;
+  httpRequest((where.route as string | null) ?? "(unmatched)", request.method, status, ms / 1000);
   (status < 400 && QUIET.has(where.route as string) ? log.debug : log.info)("request", {
     method: request.method,
     ...where,
     status,
-    ms: i ? Math.round((performance.now() - i.start) * 100) / 100 : null,
+    ms: i ? Math.round(ms * 100) / 100 : null,
     userId: i?.userId ?? null,
     ...(i?.id ? { requestId: i.id } : {}),
   });

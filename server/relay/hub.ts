@@ -9,6 +9,7 @@ import { Mux, type Transport } from "../../relay/mux";
 import { newId } from "../auth/tokens";
 import type { Logger } from "../log";
 import type { HostStore } from "./store";
+import { hostsOnline, relayMeter, relayStreams } from "../metrics";
 
 export const CLOSE_HOST = {
   /** The server is stopping: reconnect at once (to another replica, or this one restarted). */
@@ -81,7 +82,10 @@ export class Hub {
     this.timer.unref();
     this.recheckTimer = setInterval(() => this.recheckAll(), RECHECK_MS);
     this.recheckTimer.unref();
+    this.unmeter = [hostsOnline(() => this.links.size), relayStreams(() => [...this.links.values()].reduce((n, l) => n + l.mux.size, 0))];
   }
+
+  private unmeter: (() => void)[];
 
   /** A new connection: it becomes the host's current one. Returns its link (not yet greeted). */
   async connect(c: Connecting, transport: Transport, close: (code: number, reason: string) => void): Promise<HostLink> {
@@ -95,6 +99,7 @@ export class Hub {
       close,
       mux: new Mux(transport, {
         side: "server",
+        meter: relayMeter,
         onControl: (f) => this.control(link, f.type, f.payload),
         onError: (message) => close(CLOSE_HOST.PROTOCOL, message),
       }),
@@ -130,6 +135,7 @@ export class Hub {
   /** Server shutdown: every host is told to reconnect (GOAWAY), then its socket closes. */
   shutdown(): void {
     this.stopping = true;
+    for (const f of this.unmeter) f();
     clearInterval(this.timer);
     clearInterval(this.recheckTimer);
     for (const link of this.links.values()) {

@@ -10,6 +10,7 @@ import { Streams } from "./service";
 import { openStorage } from "./storage";
 import { Subscriptions } from "./subscriptions/manager";
 import { subscriptionStore } from "./subscriptions/store";
+import { streamReaders } from "../metrics";
 
 export { Streams } from "./service";
 export { Subscriptions } from "./subscriptions/manager";
@@ -29,11 +30,13 @@ export async function openStreams(db: Db, log: Logger, config: ServeConfig, secr
   const subscriptions = new Subscriptions(subscriptionStore(db), streams, secret, config.webhookAllow, log);
   await streams.start();
   subscriptions.start();
+  const unmeter = streamReaders(() => streams.live.waiting);
   return {
     streams,
     subscriptions,
     closing: () => streams.closing(),
     async stop() {
+      unmeter();
       subscriptions.stop();
       await streams.stop();
     },

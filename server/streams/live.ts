@@ -48,6 +48,13 @@ export class Live {
     for (const listener of [...set]) listener(news);
   }
 
+  /** How many are waiting (readers, and subscriptions' own listeners), for the metrics. */
+  get waiting(): number {
+    let n = 0;
+    for (const set of this.listeners.values()) n += set.size;
+    return n;
+  }
+
   /** Ends every wait (server shutdown): readers answer with what they have. */
   wakeAll(): void {
     for (const id of [...this.listeners.keys()]) this.publish(id, null);

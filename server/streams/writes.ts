@@ -4,6 +4,7 @@
 // op's promise settles only after its batch committed: a 2xx is on disk. Each op's rules are
 // checked against the rows as locked in this transaction, in arrival order, so appends to one
 // stream are totally ordered, across replicas too. A rule failure answers that op alone.
+import { streamBatch } from "../metrics";
 import { randomBytes } from "node:crypto";
 import { HttpError } from "../http/errors";
 import { DEFAULT_CONTENT_TYPE, isJson, jsonArray, jsonChunk, mediaType } from "./content";
@@ -288,6 +289,7 @@ export class Writer {
   }
 
   private async run(pending: Pending[]): Promise<void> {
+    const started = performance.now();
     const outcomes: (Outcome | HttpError)[] = [];
     let moved: Moved[] = [];
     let synced = false;
@@ -313,11 +315,15 @@ export class Writer {
     } finally {
       this.durable.end(moved, synced);
     }
+    let appended = 0;
+    let bytes = 0;
     pending.forEach((p, i) => {
       const o = outcomes[i]!;
-      if (o instanceof HttpError) p.reject(o);
-      else p.resolve(o);
+      if (o instanceof HttpError) return p.reject(o);
+      if (p.op.kind === "append") (appended++, (bytes += p.op.body.length));
+      p.resolve(o);
     });
+    streamBatch(pending.length, appended, bytes, (performance.now() - started) / 1000);
     this.onCommit(done.published, done.appended);
   }
 }
