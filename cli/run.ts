@@ -12,10 +12,11 @@ import { termAttach, termKill, termLs, termNew } from "./commands/term";
 import { hostStart, hostStatus, hostStop } from "./commands/host";
 import { pair } from "./commands/pair";
 import { backup, restore } from "./commands/backup";
+import { doctor } from "./commands/doctor";
 import { serve } from "./commands/serve";
 import { version, VERSION } from "./commands/version";
 
-const commands: Command[] = [serve, pair, login, check, logout, apikeyCreate, apikeyList, apikeyRevoke, hostStart, hostStatus, hostStop, termNew, termLs, termAttach, termKill, streamCreate, streamAppend, streamRead, streamTail, rotate, backup, restore, version];
+const commands: Command[] = [serve, pair, login, check, logout, apikeyCreate, apikeyList, apikeyRevoke, hostStart, hostStatus, hostStop, termNew, termLs, termAttach, termKill, streamCreate, streamAppend, streamRead, streamTail, rotate, backup, restore, doctor, version];
 
 function topHelp(): string {
   const width = Math.max(...commands.map((c) => c.spec.name.length)) + 3;

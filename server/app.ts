@@ -8,6 +8,7 @@ import { bodyLimit } from "./http/body-limit";
 import { errors } from "./http/errors";
 import { firstSegmentsFactory, methodsAtFactory } from "./http/routes";
 import { health } from "./health";
+import { about } from "./about";
 import { apiKeyRoutes, authRoutes, orgRoutes, type Auth } from "./auth";
 import { web } from "./web";
 import { terminalRoutes } from "./terminals";
@@ -41,6 +42,7 @@ export function createApp(ctx: AppContext) {
     .use(portRoutes(ctx.auth, ctx.hosts, ctx.config.pathApps))
     .use(bodyLimit((path) => path.startsWith(STREAM_PREFIX)))
     .use(health(ctx.db))
+    .use(about(ctx.auth, ctx.db, ctx.apps))
     .use(authRoutes(ctx.auth))
     .use(orgRoutes(ctx.auth))
     .use(apiKeyRoutes(ctx.auth))

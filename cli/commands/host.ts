@@ -146,20 +146,25 @@ async function foreground(c: ReturnType<typeof client>, name: string, exposed: n
   });
   writeState({ ...base, status: "connecting" });
   log(`connecting to ${c.server} as ${name}${exposed.length ? `, exposing port${exposed.length > 1 ? "s" : ""} ${exposed.join(", ")}` : ""}`);
-  try {
-    await agent.start();
-  } catch (e) {
-    cleanup();
-    writeState({ ...base, status: "stopped", lastError: (e as Error).message });
-    throw new ClientError((e as Error).message);
-  }
-  if (!detached) console.log(`connected: ${name} is reachable through ${c.server} (Ctrl-C to stop)`);
+  // From the start: a stop asked for at any moment (even as the first connection completes) is
+  // a clean stop, never the signal's default death.
+  let stopping = false;
   const stop = () => {
+    stopping = true;
     log("stopping");
     agent.stop();
   };
   process.once("SIGTERM", stop);
   process.once("SIGINT", stop);
+  try {
+    await agent.start();
+  } catch (e) {
+    cleanup();
+    if (stopping) return EXIT_OK;
+    writeState({ ...base, status: "stopped", lastError: (e as Error).message });
+    throw new ClientError((e as Error).message);
+  }
+  if (!detached && !stopping) console.log(`connected: ${name} is reachable through ${c.server} (Ctrl-C to stop)`);
   const failure = await agent.done;
   service.shutdown();
   cleanup();
@@ -231,6 +236,13 @@ function readLines(path: string, from: number): string[] {
   }
 }
 
+/** The running agent's state, or null when none runs on this machine (for warren doctor too). */
+export function agentStatus(): (StateFile & { pid: number }) | null {
+  const pid = runningPid();
+  const s = readState();
+  return pid !== null && s?.pid === pid ? s : null;
+}
+
 export const hostStatus: Command = {
   spec: {
     name: "host status",
@@ -239,19 +251,19 @@ export const hostStatus: Command = {
     flags: { json: { type: "boolean", help: "Print as JSON" } },
   },
   async run(flags) {
-    const pid = runningPid();
-    const s = readState();
-    const running = pid !== null && s?.pid === pid;
-    const out = running
-      ? { running: true, pid, server: s.server, name: s.name, status: s.status, hostId: s.hostId ?? null, connectedSince: s.connectedSince ?? null, exposed: s.exposed, lastError: s.lastError ?? null, log: join(hostDir(), LOG) }
-      : { running: false, lastError: s?.lastError ?? null };
+    const agent = agentStatus();
+    const last = agent ?? readState();
+    const running = agent !== null;
+    const out = agent
+      ? { running: true, pid: agent.pid, server: agent.server, name: agent.name, status: agent.status, hostId: agent.hostId ?? null, connectedSince: agent.connectedSince ?? null, exposed: agent.exposed, lastError: agent.lastError ?? null, log: join(hostDir(), LOG) }
+      : { running: false, lastError: last?.lastError ?? null };
     if (flags.json) console.log(JSON.stringify(out));
-    else if (!running) console.log(`not running${s?.lastError ? ` (last error: ${s.lastError})` : ""}; start it with: warren host start --daemon`);
+    else if (!agent) console.log(`not running${last?.lastError ? ` (last error: ${last.lastError})` : ""}; start it with: warren host start --daemon`);
     else {
-      console.log(`${s.name}: ${s.status}${s.connectedSince ? ` since ${s.connectedSince}` : ""}`);
-      console.log(`  server  ${s.server}\n  pid     ${pid}\n  host id ${s.hostId ?? "-"}\n  log     ${join(hostDir(), LOG)}`);
-      if (s.exposed.length) console.log(`  exposed ${s.exposed.join(", ")}`);
-      if (s.status !== "connected" && s.lastError) console.log(`  last error: ${s.lastError}`);
+      console.log(`${agent.name}: ${agent.status}${agent.connectedSince ? ` since ${agent.connectedSince}` : ""}`);
+      console.log(`  server  ${agent.server}\n  pid     ${agent.pid}\n  host id ${agent.hostId ?? "-"}\n  log     ${join(hostDir(), LOG)}`);
+      if (agent.exposed.length) console.log(`  exposed ${agent.exposed.join(", ")}`);
+      if (agent.status !== "connected" && agent.lastError) console.log(`  last error: ${agent.lastError}`);
     }
     return running ? EXIT_OK : EXIT_FAILURE;
   },

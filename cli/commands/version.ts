@@ -1,7 +1,7 @@
-import pkg from "../../package.json" with { type: "json" };
+import { VERSION } from "../../server/about";
 import type { Command } from "../command";
 
-export const VERSION: string = pkg.version;
+export { VERSION };
 
 export const version: Command = {
   spec: {
