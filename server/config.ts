@@ -17,6 +17,8 @@ export interface ServeConfig {
   publicUrl?: string;
   policy: Policy;
   insecure: boolean;
+  /** PEM files: Bun serves TLS itself (reloaded on SIGHUP). */
+  tls?: { cert: string; key: string };
   /** Users reach the server over https (its public URL): cookies are Secure and __Host-. */
   secureCookies: boolean;
   /**
@@ -58,6 +60,8 @@ export interface ServeConfig {
 }
 
 export interface ServeInput {
+  tlsCert?: string;
+  tlsKey?: string;
   metricsAddr?: string;
   metricsPublic?: boolean;
   appsUrl?: string;
@@ -95,10 +99,12 @@ export function resolveServeConfig(input: ServeInput): ServeConfig {
   const policy: Policy = isLoopback(host) ? "loopback" : "remote";
   const insecure = input.insecure ?? false;
   const publicUrl = input.publicUrl === undefined ? undefined : parsePublicUrl(input.publicUrl);
-  if (policy === "remote" && !insecure && !publicUrl?.startsWith("https://")) {
+  if ((input.tlsCert === undefined) !== (input.tlsKey === undefined)) throw new ConfigError("--tls-cert and --tls-key go together: the certificate and its private key, both PEM");
+  const tls = input.tlsCert === undefined ? undefined : { cert: resolve(expandHome(input.tlsCert)), key: resolve(expandHome(input.tlsKey!)) };
+  if (policy === "remote" && !insecure && !tls && !publicUrl?.startsWith("https://")) {
     throw new StartupError(
-      `refusing to listen on ${host}: a non-loopback address needs --public-url https://… (the address users reach, ` +
-        `behind TLS) or --insecure to serve plain HTTP on the network`,
+      `refusing to listen on ${host}: a non-loopback address needs TLS — --tls-cert and --tls-key, or --public-url https://… ` +
+        `(the address users reach, behind a TLS proxy) — or --insecure to serve plain HTTP on the network`,
     );
   }
   return {
@@ -109,7 +115,8 @@ export function resolveServeConfig(input: ServeInput): ServeConfig {
     publicUrl,
     policy,
     insecure,
-    secureCookies: publicUrl?.startsWith("https://") ?? false,
+    tls,
+    secureCookies: !!tls || (publicUrl?.startsWith("https://") ?? false),
     appsUrl: input.appsUrl === undefined ? undefined : parseAppsUrl(input.appsUrl),
     pathApps: input.pathApps ?? false,
     longPollTimeoutMs: parseDuration(input.longPollTimeout ?? "30s", "--long-poll-timeout", 100, 300_000),

@@ -5,6 +5,7 @@ import { openDatabase } from "./db";
 import { prepareDataDir, serverSecret, StartupError } from "./datadir";
 import { holdDataDir } from "./lease";
 import { metricsListener } from "./metrics-routes";
+import { listen, type Listener } from "./listener";
 import { createLogger, redact } from "./log";
 import type { ServeConfig } from "./config";
 import { bootstrapOwner, createAuth } from "./auth";
@@ -15,8 +16,6 @@ import { Apps } from "./apps";
 import { logWriteErrors, terminalClients, terminalMeter, terminalSessions } from "./metrics";
 
 export const DRAIN_MS = 10_000;
-/** Hard ceiling for any request body; routes apply their own, smaller limits. */
-const MAX_REQUEST_BODY = 64 * 1024 * 1024;
 
 /** How often expired sessions, pairing tokens and tickets are deleted. */
 const SWEEP_MS = 10 * 60_000;
@@ -27,6 +26,8 @@ export interface RunningServer {
   /** On the first start of an empty database: the owner's pairing link (print it, never log it). */
   pairingUrl?: string;
   pairingExpiresAt?: Date;
+  /** Serves new connections with the TLS files read again (SIGHUP); a bad pair keeps the old one. */
+  reloadTls(): void;
   /** Where GET /metrics is served on a listener of its own (--metrics-addr). */
   metricsUrl?: string;
   /** Every route the app registered (method, pattern): for route inventories in tests and docs. */
@@ -67,11 +68,10 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   const streams = await openStreams(db, log, config, secret);
   const apps = new Apps(auth, directory, log, config);
   const app = createApp({ db, log, config, secret, auth, hosts: directory, hub, streams, apps });
-  // reusePort off: a second server on a taken port must fail, not silently share it.
-  // development off: Elysia turns Bun's development mode on unless NODE_ENV=production.
   let metrics: ReturnType<typeof metricsListener> | null = null;
+  let listener: Listener;
   try {
-    app.listen({ hostname: config.host, port: config.port, maxRequestBodySize: MAX_REQUEST_BODY, reusePort: false, development: false });
+    listener = listen(app, config);
     if (config.metricsAddr) {
       const { host, port } = config.metricsAddr;
       try {
@@ -88,11 +88,10 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
     lease.release();
     throw e;
   }
-  const server = app.server!;
-  const host = server.hostname!.includes(":") ? `[${server.hostname}]` : server.hostname;
-  const url = `http://${host}:${server.port}`;
+  const url = listener.url;
+  const port = listener.server.port!;
   hub.replica = config.replicaUrl ?? url;
-  apps.listening(url, server.port!);
+  apps.listening(url, port);
   lease.listening(config.publicUrl ?? url);
   log.info("started", { url, policy: config.policy, database: db.dialect, location: db.location, apps: apps.origins?.pattern ?? null });
   if (config.policy === "remote" && config.insecure) {
@@ -119,13 +118,13 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
       streams.closing();
       let timer: ReturnType<typeof setTimeout> | undefined;
       const drained = await Promise.race([
-        server.stop(false).then(() => true),
+        listener.stop(false).then(() => true),
         new Promise<boolean>((r) => (timer = setTimeout(() => r(false), DRAIN_MS))),
       ]);
       clearTimeout(timer);
       if (!drained) {
         log.warn("drain timed out; closing remaining connections", { afterMs: DRAIN_MS });
-        await server.stop(true);
+        await listener.stop(true);
       }
       await metrics?.stop(true);
       // Elysia logs a request from a deferred hook; let those run before the last line.
@@ -139,9 +138,19 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
       process.off("uncaughtException", onException);
     })());
   const base = config.publicUrl ?? url;
+  const reloadTls = () => {
+    try {
+      listener.reload();
+      log.info("tls certificate reloaded", { cert: config.tls?.cert });
+    } catch (e) {
+      log.error("tls reload failed; still serving the previous certificate", { error: (e as Error).message });
+    }
+    log.flush();
+  };
   return {
     url,
     stop,
+    reloadTls,
     routes: app.routes.map((r) => ({ method: r.method, path: r.path })),
     ...(metrics ? { metricsUrl: `http://${metrics.hostname!.includes(":") ? `[${metrics.hostname}]` : metrics.hostname}:${metrics.port}/metrics` } : {}),
     ...(firstPairing ? { pairingUrl: `${base}/pair#token=${firstPairing.token}`, pairingExpiresAt: firstPairing.expiresAt } : {}),

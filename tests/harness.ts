@@ -138,7 +138,7 @@ export async function startServer(
   }
   const args = ["serve", "--port", "0", "--data-dir", dataDir, "--no-browser", ...(databaseUrl ? ["--database-url", databaseUrl] : []), ...(opts.args ?? [])];
   const p = spawnWarren(args, { env: opts.env, cmd: opts.cmd, cwd: opts.cwd });
-  const [, url] = await p.waitFor(/warren listening on (http:\/\/\S+)/);
+  const [, url] = await p.waitFor(/warren listening on (https?:\/\/\S+)/);
   return {
     ...p,
     url: url!,

@@ -15,6 +15,8 @@ export const serve: Command = {
       "long-poll-timeout": { type: "string", value: "duration", env: "WARREN_LONG_POLL_TIMEOUT", default: "30s", help: "How long a live stream read waits for data" },
       "sse-connection": { type: "string", value: "duration", env: "WARREN_SSE_CONNECTION", default: "60s", help: "How long one SSE response of a stream lasts; clients reconnect from their offset" },
       "bootstrap-token": { type: "string", value: "token", env: "WARREN_BOOTSTRAP_TOKEN", help: "A one-time pairing token for the owner, for scripted setups" },
+      "tls-cert": { type: "string", value: "file", env: "WARREN_TLS_CERT", help: "Serve HTTPS with this PEM certificate (chain); SIGHUP reloads it without dropping connections" },
+      "tls-key": { type: "string", value: "file", env: "WARREN_TLS_KEY", help: "The PEM private key of --tls-cert" },
       insecure: { type: "boolean", env: "WARREN_INSECURE", help: "Allow plain HTTP on a non-loopback address (warns on every start)" },
       "no-browser": { type: "boolean", env: "WARREN_NO_BROWSER", help: "Do not open a browser on first start" },
       "webhook-allow": { type: "list", value: "host", env: "WARREN_WEBHOOK_ALLOW", help: "A host stream webhooks may call (host, host:port or *.domain); repeatable. Default: loopback only on a loopback server, none otherwise" },
@@ -56,6 +58,8 @@ Examples:
       sseConnection: flags["sse-connection"] as string | undefined,
       bootstrapToken: flags["bootstrap-token"] as string | undefined,
       insecure: flags.insecure as boolean | undefined,
+      tlsCert: flags["tls-cert"] as string | undefined,
+      tlsKey: flags["tls-key"] as string | undefined,
       noBrowser: flags["no-browser"] as boolean | undefined,
       logFile: flags["log-file"] as string | undefined,
       logLevel: flags["log-level"] as string | undefined,
@@ -92,6 +96,8 @@ Examples:
       };
       process.once("SIGTERM", () => onSignal("SIGTERM"));
       process.once("SIGINT", () => onSignal("SIGINT"));
+      // A renewed certificate (certbot's deploy hook, a secret mount that changed): reload it.
+      if (config.tls) process.on("SIGHUP", () => server.reloadTls());
     });
     if (config.policy === "remote" && config.insecure) {
       console.error("warning: --insecure: serving plain HTTP on a network address; anyone on the path can read credentials");
