@@ -9,6 +9,7 @@ import { errors } from "./http/errors";
 import { firstSegmentsFactory, methodsAtFactory } from "./http/routes";
 import { health } from "./health";
 import { about } from "./about";
+import { openapiRoute } from "./openapi";
 import { apiKeyRoutes, authRoutes, orgRoutes, type Auth } from "./auth";
 import { web } from "./web";
 import { terminalRoutes } from "./terminals";
@@ -43,6 +44,7 @@ export function createApp(ctx: AppContext) {
     .use(bodyLimit((path) => path.startsWith(STREAM_PREFIX)))
     .use(health(ctx.db))
     .use(about(ctx.auth, ctx.db, ctx.apps))
+    .use(openapiRoute(() => ctx.apps.mainUrl))
     .use(authRoutes(ctx.auth))
     .use(orgRoutes(ctx.auth))
     .use(apiKeyRoutes(ctx.auth))

@@ -17,7 +17,7 @@ import type { Apps } from "./apps";
 
 export { LOCAL_HOST_ID } from "./relay/directory";
 
-const newTerminal = z.object({
+export const newTerminal = z.object({
   cmd: z.array(z.string().min(1).max(4096)).min(1).max(64).optional(),
   cwd: z.string().startsWith("/", "cwd must be an absolute path").max(4096).optional(),
   cols: z.number().int().min(1).max(protocol.LIMITS.maxCols).default(80),
@@ -28,7 +28,7 @@ const newTerminal = z.object({
     .optional(),
 });
 
-const attachQuery = z.object({
+export const attachQuery = z.object({
   cols: z.coerce.number().int().min(1).max(protocol.LIMITS.maxCols).optional(),
   rows: z.coerce.number().int().min(1).max(protocol.LIMITS.maxRows).optional(),
   since: z.coerce.number().int().min(0).optional(),

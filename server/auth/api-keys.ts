@@ -7,13 +7,13 @@ import { valid } from "../http/json";
 import { authenticated, requireSession, type Auth } from "./authn";
 import { apiKeyPrefix, hashToken, newApiKey, newId } from "./tokens";
 
-const createBody = z.object({
+export const createBody = z.object({
   name: z.string().trim().min(1).max(100),
   organizationId: z.string().min(1).max(100),
   expiresInDays: z.number().int().min(1).max(3650).optional(),
 });
 const MUTABLE = new Set(["name", "enabled"]);
-const patchBody = z.object({ name: z.string().trim().min(1).max(100).optional(), enabled: z.boolean().optional() });
+export const patchBody = z.object({ name: z.string().trim().min(1).max(100).optional(), enabled: z.boolean().optional() });
 
 export const apiKeyRoutes = (auth: Auth) =>
   new Elysia()

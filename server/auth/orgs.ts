@@ -10,8 +10,8 @@ import type { Principal } from "./principal";
 import type { Role } from "./store";
 import { newId } from "./tokens";
 
-const roleSchema = z.enum(["owner", "admin", "member"]);
-const orgBody = z.object({
+export const roleSchema = z.enum(["owner", "admin", "member"]);
+export const orgBody = z.object({
   name: z.string().trim().min(1).max(100),
   slug: z
     .string()
@@ -20,8 +20,8 @@ const orgBody = z.object({
     .regex(/^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/, "use 1–40 lowercase letters, digits and dashes"),
 });
 
-const newMember = z.object({ userId: z.string().min(1).max(100), role: roleSchema });
-const roleChange = z.object({ role: roleSchema });
+export const newMember = z.object({ userId: z.string().min(1).max(100), role: roleSchema });
+export const roleChange = z.object({ role: roleSchema });
 
 function memberRole(p: Principal, orgId: string): Role {
   const role = p.roles[orgId];

@@ -11,18 +11,17 @@ import { SESSION_DAYS } from "./resolver";
 import { HOST_NAME, HOST_NAME_RULE } from "../../relay/codec";
 import { hashToken, looksLikePairingToken, newId, newSessionToken } from "./tokens";
 import { mintTicket } from "./tickets";
+import { roleSchema } from "./orgs";
 
 const DAY = 86_400_000;
 
-const roleSchema = z.enum(["owner", "admin", "member"]);
-
-const pairBody = z.object({
+export const pairBody = z.object({
   token: z.string().max(600),
   client: z.enum(["browser", "cli"]).default("browser"),
   deviceName: z.string().trim().min(1).max(100).optional(),
 });
 
-const pairingLinkBody = z.object({
+export const pairingLinkBody = z.object({
   ttlSeconds: z.number().int().min(30).max(7 * 86_400).default(PAIRING_TTL_SECONDS),
   uses: z.number().int().min(1).max(100).default(1),
   invite: z
@@ -35,7 +34,7 @@ const pairingLinkBody = z.object({
     .optional(),
 });
 
-const activeOrgBody = z.object({ activeOrganizationId: z.string().min(1).max(100) });
+export const activeOrgBody = z.object({ activeOrganizationId: z.string().min(1).max(100) });
 
 /** Where links point: the public URL, else the address this request reached us by. */
 export const baseUrl = (auth: Auth, request: Request) => auth.config.publicUrl ?? `${new URL(request.url).protocol}//${request.headers.get("host")}`;
