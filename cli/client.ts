@@ -91,7 +91,7 @@ export function client(flags: ParsedFlags): Client {
       return await fetch(server + path, { method, headers: { ...headers, ...init.headers }, body: init.body, signal: init.signal });
     } catch (e) {
       if (init.signal?.aborted) throw e;
-      throw new ClientError(`cannot reach warren at ${server}: ${(e as Error).message} — is \`warren serve\` running there?`);
+      throw new ClientError(`cannot reach warren at ${server}: ${unreachable(e)} — is \`warren serve\` running there?`);
     }
   };
   const request = (method: string, path: string, body?: unknown) =>
@@ -105,19 +105,46 @@ export function client(flags: ParsedFlags): Client {
     async json<T>(method: string, path: string, body?: unknown): Promise<T> {
       const r = await request(method, path, body);
       if (r.ok) return (r.status === 204 ? undefined : await r.json()) as T;
-      throw new ClientError(await describeFailure(r, server));
+      throw new ClientError(await describeFailure(r, server, apiKey ? "api-key" : session ? "session" : "none"));
     },
   };
 }
 
-export async function describeFailure(r: Response, server: string): Promise<string> {
-  let message = `HTTP ${r.status}`;
-  try {
-    const body = (await r.json()) as { error?: { message?: string } };
-    if (body.error?.message) message = `${body.error.message} (HTTP ${r.status})`;
-  } catch {
-    // Not our JSON: the status says enough.
+/**
+ * A refusal in words: the server's own message when it is Warren's, what to do about a 401 given
+ * the credential that was sent, and — when the answer is not Warren's shape at all — whether the
+ * server is Warren, rather than a misleading status.
+ */
+export async function describeFailure(r: Response, server: string, credential: Client["credential"] = "none"): Promise<string> {
+  const body = (await r.json().catch(() => null)) as { error?: { code?: string; message?: string } } | null;
+  if (!body?.error?.message) {
+    if (!(await isWarren(server))) return `${server} is not a Warren server (it answered HTTP ${r.status}); check the URL (--server, WARREN_SERVER)`;
+    return `HTTP ${r.status}`;
   }
-  if (r.status === 401) message += `; sign in with: warren auth login ${server}`;
-  return message;
+  const message = `${body.error.message} (HTTP ${r.status})`;
+  if (r.status !== 401) return message;
+  if (credential === "api-key") return `the server rejected this API key (revoked, expired or mistyped): ${message}; make a new one with warren apikey create, or on the dashboard`;
+  if (credential === "session") return `${message}; your stored session is no longer good: sign in again with warren auth login <pairing link>`;
+  return `${message}; sign in first: warren auth login <pairing link> (warren pair on the server gives one)`;
+}
+
+/** Why a connection failed, in words rather than the runtime's. */
+function unreachable(e: unknown): string {
+  const code = (e as { code?: string }).code ?? "";
+  if (code === "ECONNREFUSED" || code === "ConnectionRefused") return "nothing is listening there";
+  if (code === "ENOTFOUND" || code === "EAI_NONAME" || code === "DNSException") return "no such host name";
+  if (/TIMEDOUT|Timeout/i.test(code)) return "it did not answer in time";
+  if (/CERT|SSL|TLS|SELF_SIGNED/i.test(code)) return `its TLS certificate is not trusted here (${code})`;
+  if (code === "ECONNRESET" || code === "ConnectionClosed") return "the connection was closed";
+  return (e as Error).message;
+}
+
+/** Whether a server answers as Warren does (GET /api/server names itself). */
+export async function isWarren(server: string): Promise<boolean> {
+  try {
+    const r = await fetch(`${server}/api/server`, { signal: AbortSignal.timeout(5_000) });
+    return ((await r.json()) as { service?: string }).service === "warren";
+  } catch {
+    return false;
+  }
 }

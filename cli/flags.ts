@@ -60,7 +60,7 @@ export function parseFlags(
   argv: string[],
   env: Record<string, string | undefined> = process.env,
 ): { flags: ParsedFlags; positionals: string[] } | null {
-  const options: Record<string, { type: "string" | "boolean"; multiple?: boolean }> = { help: { type: "boolean" } };
+  const options: Record<string, { type: "string" | "boolean"; multiple?: boolean; short?: string }> = { help: { type: "boolean", short: "h" } };
   for (const [name, f] of Object.entries(spec.flags)) {
     options[name] = { type: f.type === "boolean" ? "boolean" : "string", multiple: f.type === "list" };
   }

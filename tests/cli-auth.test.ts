@@ -47,7 +47,7 @@ describe(`warren auth and warren pair (${DIALECT})`, () => {
     const after = await runWarren(["auth", "check"], { env });
     expect(after.code).toBe(1);
     expect(after.stderr).toContain("(HTTP 401)");
-    expect(after.stderr).toContain(`warren auth login ${s.url}`);
+    expect(after.stderr).toContain("your stored session is no longer good: sign in again with warren auth login");
     await s.stop();
   });
 
@@ -157,10 +157,42 @@ describe(`warren apikey (${DIALECT})`, () => {
     const bad = await runWarren(["apikey", "create", "--org", "nope", "--name", "x"], { env });
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('not a member of an organization "nope"');
-    expect((await runWarren(["apikey", "create", "--name", "x"], { env })).code).toBe(2);
+    // One organization: --org is not needed. Two: it is, and the CLI lists them.
+    const second = await runWarren(["apikey", "create", "--name", "second"], { env });
+    expect(second.code).toBe(0);
+    issued.push(second.stdout.trim());
+    expect((await runWarren(["apikey", "create"], { env })).stderr).toContain("--name is required");
     const revoked = await runWarren(["apikey", "revoke", id], { env });
     expect(revoked.code).toBe(0);
+    expect(revoked.stdout).toBe(`revoked "ci" (sk_live_${key.slice(8, 16)}…, ${id})\n`);
     expect((await api(s, null, { "x-api-key": key })("GET", "/api/orgs")).status).toBe(401);
+    // By name or by the prefix the list shows, too; nothing that matches nothing.
+    expect((await runWarren(["apikey", "revoke", "second"], { env })).code).toBe(0);
+    expect((await api(s, null, { "x-api-key": second.stdout.trim() })("GET", "/api/orgs")).status).toBe(401);
+    const none = await runWarren(["apikey", "revoke", "nothing-like-it"], { env });
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain('no API key of yours is named, numbered or prefixed "nothing-like-it"');
+    // A revoked key is told as a key problem, not as a login to renew.
+    const stale = await runWarren(["auth", "check", "--server", s.url], { env: { WARREN_HOME: tempDir(), WARREN_API_KEY: key } });
+    expect(stale.code).toBe(1);
+    expect(stale.stderr).toContain("the server rejected this API key");
+    expect(stale.stderr).not.toContain("auth login");
     await s.stop();
+  });
+
+  test("-h is --help; a server that is not Warren, or not there, is said so in words", async () => {
+    const h = await runWarren(["apikey", "create", "-h"]);
+    expect(h.code).toBe(0);
+    expect(h.stdout).toContain("Usage: warren apikey create");
+    const other = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("<h1>Not Found</h1>", { status: 404, headers: { "content-type": "text/html" } }) });
+    const env = { WARREN_HOME: tempDir() };
+    const stranger = await runWarren(["auth", "check", "--server", `http://127.0.0.1:${other.port}`, "--api-key", "sk_live_" + "x".repeat(43)], { env });
+    expect(stranger.code).toBe(1);
+    expect(stranger.stderr).toContain(`http://127.0.0.1:${other.port} is not a Warren server (it answered HTTP 404)`);
+    const pairing = await runWarren(["auth", "login", `http://127.0.0.1:${other.port}/pair#token=${"t".repeat(32)}`], { env });
+    expect(pairing.stderr).toContain("is not a Warren server");
+    other.stop(true);
+    const gone = await runWarren(["auth", "check", "--server", `http://127.0.0.1:${other.port}`, "--api-key", "sk_live_" + "x".repeat(43)], { env });
+    expect(gone.stderr).toContain("nothing is listening there");
   });
 });

@@ -129,7 +129,13 @@ describe(`warren stream (${DIALECT})`, () => {
     const bad = await run(["append", "cli/events", "--json", "not json"]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain("not valid JSON");
-    const wrongType = await run(["append", "cli/events", "plain bytes"]);
+    // Without --json or --content-type an append takes the stream's own type.
+    expect((await run(["append", "cli/events", '{"n":4}'])).code).toBe(0);
+    expect(JSON.parse((await run(["read", "cli/events"])).text).at(-1)).toEqual({ n: 4 });
+    const notJson = await run(["append", "cli/events", "plain bytes"]);
+    expect(notJson.code).toBe(1);
+    expect(notJson.stderr).toContain("not valid JSON");
+    const wrongType = await run(["append", "cli/events", "--content-type", "text/plain", "plain bytes"]);
     expect(wrongType.code).toBe(1);
     expect(wrongType.stderr).toContain("--content-type");
   });

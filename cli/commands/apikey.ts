@@ -18,10 +18,10 @@ export const create: Command = {
   spec: {
     name: "apikey create",
     summary: "Create an API key bound to one organization (shown once).",
-    usage: "warren apikey create --org <slug|id> --name <name> [--expires-in-days N] [--json]",
+    usage: "warren apikey create --name <name> [--org <slug|id>] [--expires-in-days N] [--json]",
     flags: {
       ...clientFlags,
-      org: { type: "string", value: "slug|id", help: "The organization the key acts in, for life" },
+      org: { type: "string", value: "slug|id", help: "The organization the key acts in, for life (default: your only one)" },
       name: { type: "string", value: "name", help: "What the key is for (e.g. ci, build-box)" },
       "expires-in-days": { type: "string", value: "N", help: "Make it expire after N days (default: never)" },
       json: { type: "boolean", help: "Print as JSON" },
@@ -31,13 +31,15 @@ export const create: Command = {
   async run(flags) {
     const org = flags.org as string | undefined;
     const name = flags.name as string | undefined;
-    if (!org || !name) throw new UsageError("--org and --name are required", "apikey create");
+    if (!name) throw new UsageError("--name is required: what the key is for (e.g. ci, build-box)", "apikey create");
     const days = flags["expires-in-days"] === undefined ? undefined : Number(flags["expires-in-days"]);
     if (days !== undefined && (!Number.isInteger(days) || days < 1)) throw new UsageError("--expires-in-days must be a whole number of days", "apikey create");
     const c = client(flags);
     const { organizations } = await c.json<{ organizations: { id: string; slug: string }[] }>("GET", "/api/orgs");
-    const target = organizations.find((o) => o.slug === org || o.id === org);
-    if (!target) throw new ClientError(`you are not a member of an organization "${org}" (yours: ${organizations.map((o) => o.slug).join(", ")})`);
+    const yours = organizations.map((o) => o.slug).join(", ");
+    if (!org && organizations.length !== 1) throw new UsageError(`which organization? give --org (yours: ${yours})`, "apikey create");
+    const target = org === undefined ? organizations[0] : organizations.find((o) => o.slug === org || o.id === org);
+    if (!target) throw new ClientError(`you are not a member of an organization "${org}" (yours: ${yours})`);
     const key = await c.json<Key & { key: string }>("POST", "/api/api-keys", { name, organizationId: target.id, ...(days ? { expiresInDays: days } : {}) });
     if (flags.json) console.log(JSON.stringify(key));
     else {
@@ -76,14 +78,22 @@ export const revoke: Command = {
   spec: {
     name: "apikey revoke",
     summary: "Revoke an API key: it stops working at once.",
-    usage: "warren apikey revoke <id>",
+    usage: "warren apikey revoke <name | id | sk_live_prefix>",
     flags: clientFlags,
   },
   async run(flags, positionals) {
-    const [id] = positionals;
-    if (!id || positionals.length > 1) throw new UsageError("give exactly one key id (see warren apikey list)", "apikey revoke");
-    await client(flags).json("DELETE", `/api/api-keys/${encodeURIComponent(id)}`);
-    console.log(`revoked ${id}`);
+    const [which] = positionals;
+    if (!which || positionals.length > 1) throw new UsageError("name one key: its name, id or sk_live_ prefix (see warren apikey list)", "apikey revoke");
+    const c = client(flags);
+    const { keys } = await c.json<{ keys: Key[] }>("GET", "/api/api-keys");
+    const prefix = which.replace(/^sk_live_/, "").replace(/…$/, "");
+    const byId = keys.filter((k) => k.id === which);
+    const matches = byId.length ? byId : keys.filter((k) => k.name === which || (prefix.length >= 4 && k.prefix.startsWith(prefix)));
+    if (matches.length === 0) throw new ClientError(`no API key of yours is named, numbered or prefixed "${which}" (see warren apikey list)`);
+    if (matches.length > 1) throw new ClientError(`"${which}" matches ${matches.length} keys: give one's id (${matches.map((k) => k.id).join(", ")})`);
+    const key = matches[0]!;
+    await c.json("DELETE", `/api/api-keys/${encodeURIComponent(key.id)}`);
+    console.log(`revoked "${key.name}" (sk_live_${key.prefix}…, ${key.id})`);
     return 0;
   },
 };

@@ -138,7 +138,7 @@ async function foreground(c: ReturnType<typeof client>, name: string, exposed: n
     name,
     version: VERSION,
     request: (path) => c.request("GET", path),
-    describe: (r) => describeFailure(r, c.server),
+    describe: (r) => describeFailure(r, c.server, c.credential),
     terminals: serviceHost(service),
     exposed: new Set(exposed),
     log,

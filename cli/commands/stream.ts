@@ -37,6 +37,12 @@ function contentTypeOf(flags: Record<string, unknown>, command: string): string 
 /** The stream's URL path: each segment percent-encoded the one way every client here does it. */
 const url = (path: string, query?: URLSearchParams) => `/v1/stream/${path.split("/").map(encodeURIComponent).join("/")}${query ? `?${query}` : ""}`;
 
+/** The content type the stream was created with (HEAD), or null when it cannot be asked. */
+async function streamType(c: Client, path: string): Promise<string | null> {
+  const r = await send(c, "HEAD", path).catch(() => null);
+  return r?.ok ? r.headers.get("content-type") : null;
+}
+
 /** One protocol request with the client's server and credential. */
 function send(c: Client, method: string, path: string, opts: { query?: URLSearchParams; headers?: Record<string, string>; body?: Uint8Array; signal?: AbortSignal } = {}): Promise<Response> {
   return c.send(method, url(path, opts.query), { headers: opts.headers, body: opts.body as BodyInit | undefined, signal: opts.signal });
@@ -48,7 +54,7 @@ async function failure(c: Client, r: Response, path: string): Promise<ClientErro
     await r.body?.cancel();
     return new ClientError(`no such stream ${path}`);
   }
-  let message = await describeFailure(r, c.server);
+  let message = await describeFailure(r, c.server, c.credential);
   if (r.status === 409 && /content type|holds/.test(message)) message += "; pass the stream's own --content-type";
   return new ClientError(message);
 }
@@ -130,7 +136,8 @@ export const streamAppend: Command = {
     details: [
       "DATA arguments are joined with single spaces, with no newline added; without them the whole of",
       "stdin is sent, byte for byte (one append is at most 16 MiB). --close without DATA and with stdin",
-      "a terminal closes the stream without appending. The content type must be the stream's own.",
+      "a terminal closes the stream without appending. The content type is the stream's own unless",
+      "given (a different one is refused by the server).",
       "",
       "Examples:",
       "  warren stream append builds/42/log --content-type text/plain 'step 1 done'",
@@ -143,6 +150,7 @@ export const streamAppend: Command = {
     const cmd = "stream append";
     if (positionals.length === 0) throw new UsageError("give the stream path, then the data (or pipe it on stdin)", cmd);
     const path = checkPath(positionals[0]!, cmd);
+    const told = flags["content-type"] !== undefined || !!flags.json;
     const type = contentTypeOf(flags, cmd);
     const words = positionals.slice(1);
     let body: Uint8Array;
@@ -151,9 +159,9 @@ export const streamAppend: Command = {
     else body = new Uint8Array(await Bun.stdin.arrayBuffer());
     if (!body.byteLength && !flags.close) throw new UsageError("nothing to append: give DATA or pipe it on stdin (or --close to close the stream)", cmd);
     const headers: Record<string, string> = {};
-    if (body.byteLength) headers["content-type"] = type;
-    if (flags.close) headers["stream-closed"] = "true";
     const c = client(flags);
+    if (body.byteLength) headers["content-type"] = told ? type : ((await streamType(c, path)) ?? type);
+    if (flags.close) headers["stream-closed"] = "true";
     const r = await send(c, "POST", path, { headers, body });
     if (!r.ok) throw await failure(c, r, path);
     await r.body?.cancel();

@@ -179,7 +179,7 @@ async function attachLoop(c: Client, path: string, key: string, view: boolean): 
           .request("GET", listing)
           .then(async (r) => {
             const id = decodeURIComponent(path.split("/").at(-2)!);
-            if (!r.ok) return `could not attach: ${await describeFailure(r, c.server)}`;
+            if (!r.ok) return `could not attach: ${await describeFailure(r, c.server, c.credential)}`;
             const { terminals } = (await r.json()) as { terminals: { id: string }[] };
             return terminals.some((t) => t.id === id) ? `could not attach to ${id} (connection refused)` : `no terminal ${id} on this host (see warren term ls)`;
           })
