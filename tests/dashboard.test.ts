@@ -14,6 +14,7 @@ describe.if(HAVE_CHROMIUM)(`dashboard in Chromium (${DIALECT})`, () => {
   let s: TestServer;
   let owner: BrowserContext;
   let page: Page;
+  let answer: "yes" | "no" = "yes";
   beforeAll(async () => {
     browser = await launch();
     s = await startServer();
@@ -21,6 +22,8 @@ describe.if(HAVE_CHROMIUM)(`dashboard in Chromium (${DIALECT})`, () => {
     owner = await browser.newContext({ viewport: { width: 1200, height: 900 } });
     await owner.grantPermissions(["clipboard-read", "clipboard-write"]);
     page = await owner.newPage();
+    // Destructive actions ask first; these tests mean them (one test below says no).
+    page.on("dialog", (d) => void (answer === "yes" ? d.accept() : d.dismiss()));
     await page.goto(`${s.url}/pair#token=${printedPairingToken(s)}`);
     await page.waitForURL(`${s.url}/`);
     await page.locator("#who", { hasText: "Owner" }).waitFor();
@@ -107,7 +110,7 @@ describe.if(HAVE_CHROMIUM)(`dashboard in Chromium (${DIALECT})`, () => {
     await other.close();
   });
 
-  test("open a terminal from the dashboard and run a command; kill it from the list", async () => {
+  test("open a terminal from the dashboard and run a command; kill it from the list (after saying yes)", async () => {
     const [termPage] = await Promise.all([owner.waitForEvent("page"), page.getByRole("button", { name: /^New terminal on / }).click()]);
     await termPage.getByText("Connected").waitFor();
     await termPage.locator(".xterm-helper-textarea").focus();
@@ -116,6 +119,12 @@ describe.if(HAVE_CHROMIUM)(`dashboard in Chromium (${DIALECT})`, () => {
     await termPage.screenshot({ path: screenshotPath("dash-6-terminal") });
     await page.reload();
     const kill = page.getByRole("button", { name: /^Kill / }).first();
+    // Saying no keeps it running.
+    answer = "no";
+    await kill.click();
+    await Bun.sleep(300);
+    expect(await termPage.getByText(/Session ended/).count()).toBe(0);
+    answer = "yes";
     await kill.click();
     await termPage.getByText(/Session ended/).waitFor();
     await termPage.close();
@@ -147,6 +156,57 @@ describe.if(HAVE_CHROMIUM)(`dashboard in Chromium (${DIALECT})`, () => {
     expect(await page.locator("section .section-error").count()).toBe(0);
     await page.screenshot({ path: screenshotPath("dash-8-host-offline"), fullPage: true });
     liar.ws.close();
+  });
+
+  test("where the Clipboard API is refused, Copy selects the key for Ctrl-C instead of failing silently", async () => {
+    const plain = await browser.newContext();
+    const p = await plain.newPage();
+    await page.getByRole("button", { name: "Add a device" }).click();
+    await page.locator("#secret-value", { hasText: "#token=" }).waitFor();
+    const link = (await page.locator("#secret-value").textContent())!;
+    issued.push(link.split("#token=")[1]!);
+    await page.getByRole("button", { name: "Done, hide it" }).click();
+    await p.goto(link);
+    await p.waitForURL(`${s.url}/`);
+    await p.evaluate(() => Object.defineProperty(navigator, "clipboard", { value: undefined }));
+    await p.getByLabel("Name").fill("no-clipboard");
+    await p.getByRole("button", { name: "Create key" }).click();
+    await p.locator("#secret-value", { hasText: "sk_live_" }).waitFor();
+    const key = (await p.locator("#secret-value").textContent())!;
+    issued.push(key);
+    await p.getByRole("button", { name: "Copy" }).click();
+    await p.getByRole("button", { name: "Selected: press Ctrl-C" }).waitFor();
+    expect(await p.evaluate(() => getSelection()?.toString())).toBe(key);
+    await plain.close();
+  });
+
+  test("a page that does not exist is a page for a browser, JSON for a program", async () => {
+    const r = await page.goto(`${s.url}/no/such/page`);
+    expect(r!.status()).toBe(404);
+    expect(await page.title()).toBe("Not found · Warren");
+    await page.getByRole("link", { name: "Go to the dashboard" }).waitFor();
+    const api = await fetch(`${s.url}/no/such/page`);
+    expect(api.headers.get("content-type")).toContain("application/json");
+    await page.goto(`${s.url}/`);
+  });
+
+  test("signed out, a terminal link goes through sign-in and comes back to the terminal", async () => {
+    const { id } = await page.evaluate(async () => (await fetch("/api/hosts/local/terminals", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ cmd: ["sh", "-c", "echo came-back; sleep 30"] }) })).json());
+    await page.getByRole("button", { name: "Add a device" }).click();
+    await page.locator("#secret-value", { hasText: "#token=" }).waitFor();
+    const link = (await page.locator("#secret-value").textContent())!;
+    const token = link.split("#token=")[1]!;
+    issued.push(token);
+    await page.getByRole("button", { name: "Done, hide it" }).click();
+    const fresh = await browser.newContext();
+    const p = await fresh.newPage();
+    await p.goto(`${s.url}/term/local/${id}`);
+    await p.waitForURL(`${s.url}/pair?next=%2Fterm%2Flocal%2F${encodeURIComponent(id)}`, { waitUntil: "commit" });
+    await p.getByLabel("Pairing link or token").fill(link);
+    await p.getByRole("button", { name: "Sign in" }).click();
+    await p.waitForURL(`${s.url}/term/local/${id}`, { waitUntil: "commit" });
+    await p.locator(".xterm-rows").getByText("came-back").waitFor();
+    await fresh.close();
   });
 
   test("errors appear as words; sign out goes to /pair", async () => {

@@ -79,6 +79,7 @@ describe.if(HAVE_CHROMIUM)(`/pair in Chromium (${DIALECT})`, () => {
     await page.waitForURL(`${server.url}/`);
     await page.getByRole("button", { name: "Revoke build-box" }).waitFor();
     await page.screenshot({ path: screenshotPath("home-1-sessions") });
+    page.once("dialog", (d) => void d.accept()); // "Revoke build-box? This cannot be undone."
     await page.getByRole("button", { name: "Revoke build-box" }).click();
     await page.getByRole("button", { name: "Revoke build-box" }).waitFor({ state: "detached" });
     await page.screenshot({ path: screenshotPath("home-2-revoked") });

@@ -51,6 +51,7 @@ export const errors = ({ log, methodsAt }: ErrorsOptions) =>
           set.headers["allow"] = allowed.join(", ");
           return errorBody("method_not_allowed", `${request.method} is not allowed here; use ${allowed.join(" or ")}`);
         }
+        if (wantsPage(request, path)) return notFoundPage(set.headers["x-request-id"] as string);
         set.status = 404;
         return errorBody("not_found", "no such route");
       }
@@ -65,6 +66,25 @@ export const errors = ({ log, methodsAt }: ErrorsOptions) =>
         return internal(log, set.headers["x-request-id"] as string, error);
     }
   });
+
+/** A person's browser asking for a page (not a script's fetch, not the API): it gets one back. */
+const wantsPage = (request: Request, path: string) =>
+  request.method === "GET" && !path.startsWith("/api/") && !path.startsWith("/v1/") && (request.headers.get("accept") ?? "").includes("text/html");
+
+const NOT_FOUND_PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Not found · Warren</title><link rel="stylesheet" href="/assets/style.css"></head><body><main class="card"><h1>Nothing here</h1><p>This address is not a page of this Warren server. It may have been mistyped, or what it pointed to is gone.</p><p><a href="/">Go to the dashboard</a></p></main></body></html>`;
+
+function notFoundPage(requestId: string): Response {
+  return new Response(NOT_FOUND_PAGE, {
+    status: 404,
+    headers: {
+      "content-type": "text/html; charset=utf-8",
+      "x-request-id": requestId,
+      "content-security-policy": "default-src 'none'; style-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+      "x-content-type-options": "nosniff",
+      "referrer-policy": "no-referrer",
+    },
+  });
+}
 
 /** A bug: logged in full with the request id; the client gets the id and nothing else. */
 function internal(log: Logger, id: string, error: unknown) {

@@ -26,6 +26,8 @@ function el(tag, props = {}, ...children) {
 }
 const cell = (...c) => el("td", {}, ...c);
 const button = (text, label, onclick, cls = "secondary") => el("button", { type: "button", className: cls, textContent: text, onclick, ariaLabel: label });
+/** A destructive action: red, and asked about first (its label is the question's subject). */
+const danger = (text, label, run) => button(text, label, () => confirm(`${label}? This cannot be undone.`) && act(run), "danger");
 
 async function act(fn) {
   $("error").hidden = true;
@@ -45,9 +47,16 @@ function showSecret(label, value) {
   $("secret").hidden = false;
   $("secret-copy").focus();
 }
+// Where the Clipboard API is missing (plain http on a LAN is not a secure context) or refused,
+// the text is selected instead, for Ctrl-C / Cmd-C.
 $("secret-copy").onclick = async () => {
-  await navigator.clipboard.writeText($("secret-value").textContent).catch(() => {});
-  $("secret-copy").textContent = "Copied";
+  const copied = await navigator.clipboard?.writeText($("secret-value").textContent).then(() => true, () => false);
+  if (copied) return void ($("secret-copy").textContent = "Copied");
+  const range = document.createRange();
+  range.selectNodeContents($("secret-value"));
+  getSelection().removeAllRanges();
+  getSelection().addRange(range);
+  $("secret-copy").textContent = "Selected: press Ctrl-C";
 };
 $("secret-dismiss").onclick = () => {
   $("secret-value").textContent = "";
@@ -117,7 +126,7 @@ async function hostCard(h) {
       cell(el("a", { href: `/term/${encodeURIComponent(h.id)}/${encodeURIComponent(t.id)}`, target: "_blank", rel: "noopener", textContent: t.cmd.join(" ") })),
       cell(t.exit ? `ended (${t.exit.signal ?? `code ${t.exit.code}`})` : `running, ${t.attached} attached`),
       cell(when(t.createdAt)),
-      cell(t.exit ? "" : button("Kill", `Kill ${t.cmd.join(" ")}`, () => act(() => call("DELETE", `/api/hosts/${encodeURIComponent(h.id)}/terminals/${encodeURIComponent(t.id)}`)))),
+      cell(t.exit ? "" : danger("Kill", `Kill ${t.cmd.join(" ")}`, () => call("DELETE", `/api/hosts/${encodeURIComponent(h.id)}/terminals/${encodeURIComponent(t.id)}`))),
     ),
   );
   return el(
@@ -166,7 +175,7 @@ async function loadKeys(orgName) {
         cell(el("code", { textContent: `sk_live_${k.prefix}…` })),
         cell(orgName(k.organizationId)),
         cell(when(k.lastUsedAt)),
-        cell(button("Revoke", `Revoke key ${k.name}`, () => act(() => call("DELETE", `/api/api-keys/${encodeURIComponent(k.id)}`)))),
+        cell(danger("Revoke", `Revoke key ${k.name}`, () => call("DELETE", `/api/api-keys/${encodeURIComponent(k.id)}`))),
       ),
     ),
   );
@@ -188,7 +197,7 @@ async function loadMembers(active, manager) {
         cell(m.name + (self ? " (you)" : "")),
         cell(m.email ?? ""),
         cell(role),
-        cell(manager && !self ? button("Remove", `Remove ${m.email ?? m.name}`, () => act(() => call("DELETE", `/api/orgs/${encodeURIComponent(active.id)}/members/${encodeURIComponent(m.userId)}`))) : ""),
+        cell(manager && !self ? danger("Remove", `Remove ${m.email ?? m.name}`, () => call("DELETE", `/api/orgs/${encodeURIComponent(active.id)}/members/${encodeURIComponent(m.userId)}`)) : ""),
       );
     }),
   );
@@ -204,7 +213,7 @@ async function loadSessions() {
         cell(x.deviceName + (x.current ? " (this browser)" : "")),
         cell(when(x.createdAt)),
         cell(when(x.lastUsedAt)),
-        cell(x.current ? "" : button("Revoke", `Revoke ${x.deviceName}`, () => act(() => call("DELETE", `/api/auth/sessions/${encodeURIComponent(x.id)}`)))),
+        cell(x.current ? "" : danger("Revoke", `Revoke ${x.deviceName}`, () => call("DELETE", `/api/auth/sessions/${encodeURIComponent(x.id)}`))),
       ),
     ),
   );

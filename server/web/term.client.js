@@ -39,7 +39,8 @@ async function connect() {
   } catch {
     return later();
   }
-  if (r.status === 401) return location.replace("/pair");
+  // Signed out: sign in, then come back here.
+  if (r.status === 401) return location.replace(`/pair?${new URLSearchParams({ next: location.pathname })}`);
   if (!r.ok) return show(`Cannot connect (${r.status}).`, "error");
   const { ticket } = await r.json();
   const q = new URLSearchParams({ ticket, cols: String(term.cols), rows: String(term.rows) });
