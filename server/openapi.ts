@@ -9,6 +9,7 @@ import { activeOrgBody, pairBody, pairingLinkBody } from "./auth/routes";
 import { newMember, orgBody, roleChange } from "./auth/orgs";
 import { createBody, patchBody } from "./auth/api-keys";
 import { attachQuery, newTerminal } from "./terminals";
+import { listQuery } from "./streams/list";
 
 /** Who may call a route. */
 type Access =
@@ -76,6 +77,7 @@ const OPS: Op[] = [
   { method: "get", route: "/api/hosts/:hostId/ports/:port/*", summary: "A host's exposed port by path, for programs (sandboxed; browsers only with --path-apps); any method, WebSockets too", tag: "apps", access: "credential", raw: true, ok: [200, "the app's answer"], errors: [400, 404, 502, 503] },
   { method: "get", route: "/apps/launch", summary: "Open an app on its own origin: a redirect with a one-use code", tag: "apps", access: "session", ok: [302, "to the app's origin"], errors: [404] },
   { method: "get", route: "/relay/connect", summary: "Where hosts dial in (WebSocket, relay.v1 frames)", tag: "relay", access: "host", ok: [101, "switching protocols"], errors: [426] },
+  { method: "get", route: "/api/streams", summary: "The streams of the organization the credential acts in, by path (?prefix=), a page at a time (?limit=, ?cursor= from the last page's next)", tag: "streams", access: "credential", query: listQuery, ok: [200, "{streams: [{path, contentType, bytes, nextOffset, closed, createdAt, ttlSeconds, expiresAt}], next}"], errors: [400] },
   ...(["get", "head", "put", "post", "delete"] as const).map(
     (method): Op => ({
       method,

@@ -3,6 +3,7 @@
 //                                         reader, live notifier, TTL sweeper) and subscriptions
 //   streamRoutes(...)                     /v1/stream/* over HTTP, including the __ds control routes
 //   STREAM_PREFIX                         where the routes live
+//   listQuery                             GET /api/streams' query (the org's streams, paged)
 import type { Db } from "../db";
 import type { Logger } from "../log";
 import type { ServeConfig } from "../config";
@@ -15,6 +16,7 @@ import { streamReaders } from "../metrics";
 export { Streams } from "./service";
 export { Subscriptions } from "./subscriptions/manager";
 export { STREAM_PREFIX, streamRoutes } from "./routes";
+export { listQuery } from "./list";
 
 export interface StreamsModule {
   streams: Streams;

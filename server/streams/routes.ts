@@ -1,9 +1,9 @@
 // The Durable Streams HTTP protocol at /v1/stream/<path> (SPEC §3): PUT create (or fork), POST
-// append/close, GET catch-up / long-poll / SSE, HEAD, DELETE, OPTIONS. Every request but the
-// CORS preflight is authenticated by the one resolver and acts in one organization; a stream is
-// looked up by (org, path), so another org's stream is a 404 like one that does not exist.
-// Responses are built here as plain Responses: the protocol's headers go on every one of them,
-// errors included.
+// append/close, GET catch-up / long-poll / SSE, HEAD, DELETE, OPTIONS (and, from list.ts, GET
+// /api/streams: the org's streams). Every request but the CORS preflight is authenticated by the
+// one resolver and acts in one organization; a stream is looked up by (org, path), so another
+// org's stream is a 404 like one that does not exist. Responses are built here as plain
+// Responses: the protocol's headers go on every one of them, errors included.
 import { Elysia } from "elysia";
 import type { Server } from "bun";
 import { optionalPrincipal, requestOrg, type Auth } from "../auth";
@@ -17,6 +17,7 @@ import type { Chunk, StreamRow } from "./storage";
 import { tailHeaders } from "./writes";
 import type { Subscriptions } from "./subscriptions/manager";
 import { CONTROL_PREFIX, control, controlRoute, selfAuthenticated } from "./subscriptions/routes";
+import { streamListRoute } from "./list";
 
 export const STREAM_PREFIX = "/v1/stream/";
 /** The largest single append; bigger bodies are refused (413) before they are read in full. */
@@ -283,6 +284,7 @@ export function streamRoutes(opts: StreamRouteOptions) {
 
   const handler = (ctx: Parameters<typeof handle>[0]) => handle(ctx);
   return new Elysia()
+    .use(streamListRoute(auth, streams))
     .options(`${STREAM_PREFIX}*`, ({ request }) => new Response(null, { status: 204, headers: preflight(request) }))
     .get(`${STREAM_PREFIX}*`, handler as never)
     .head(`${STREAM_PREFIX}*`, handler as never)

@@ -84,6 +84,19 @@ export class Streams {
     return this.durable.cap(row!);
   }
 
+  /**
+   * One page of an org's streams, as a reader would find them (expired ones left out, tails as
+   * far as durable), after the path `after`; `last` is where the next page starts, or null at the end.
+   */
+  async list(orgId: string, prefix: string, after: string, limit: number): Promise<{ rows: StreamRow[]; last: string | null }> {
+    const rows = await this.storage.list(orgId, prefix, after, limit + 1);
+    const page = rows.slice(0, limit);
+    return {
+      rows: page.filter((r) => state(r, this.clock) === "ok").map((r) => this.durable.cap(r)),
+      last: rows.length > limit ? page.at(-1)!.path : null,
+    };
+  }
+
   read(row: StreamRow, after: number, maxBytes = READ_BYTES): Promise<Chunk[]> {
     return this.reader.read(row, after, maxBytes);
   }

@@ -87,6 +87,12 @@ export function pgStorage(db: PgDb): StreamStorage {
         await sql`SELECT start_pos AS start, end_pos AS "end", data FROM stream_chunks
           WHERE stream_id = ${streamId} AND end_pos > ${after} AND end_pos <= ${upto} AND start_pos < ${after + maxBytes} ORDER BY end_pos`,
       ),
+    // COLLATE "C": byte order, as SQLite sorts, whatever the database's own collation says.
+    list: async (orgId, prefix, after, limit) =>
+      (
+        await sql`SELECT * FROM streams WHERE org_id = ${orgId} AND NOT deleted AND left(path, length(${prefix})) = ${prefix}
+          AND path COLLATE "C" > ${after} ORDER BY path COLLATE "C" LIMIT ${limit}`
+      ).map((r: RawRow) => toRow(r)!),
     transaction: (fn) => sql.begin((q) => fn(txOf(q))) as Promise<never>,
     expiring: async (now, limit) =>
       (

@@ -66,6 +66,11 @@ function statements(c: Database) {
     find: c.prepare<RawRow, [string, string]>(`SELECT ${COLUMNS} FROM streams WHERE org_id = ? AND path = ?`),
     byId: c.prepare<RawRow, [string]>(`SELECT ${COLUMNS} FROM streams WHERE id = ?`),
     chunks: c.prepare<Chunk, [string, number, number, number]>(CHUNKS),
+    // SQLite compares text bytewise (BINARY): path >= prefix bounds the index range, and substr
+    // (not LIKE, which folds ASCII case and treats % and _ as wildcards) matches the prefix.
+    list: c.prepare<RawRow, [string, string, string, string, string, number]>(
+      `SELECT ${COLUMNS} FROM streams WHERE org_id = ? AND path >= ? AND substr(path, 1, length(?)) = ? AND path > ? AND NOT deleted ORDER BY path LIMIT ?`,
+    ),
   };
 }
 
@@ -96,6 +101,7 @@ export function sqliteStorage(db: SqliteDb): StreamStorage {
     find: async (orgId, path) => toRow(read.find.get(orgId, path)),
     byId: async (id) => toRow(read.byId.get(id)),
     chunks: async (streamId, after, upto, maxBytes) => read.chunks.all(streamId, after, upto, after + maxBytes),
+    list: async (orgId, prefix, after, limit) => read.list.all(orgId, prefix, prefix, prefix, after, limit).map((r) => toRow(r)!),
 
     transaction: (fn) =>
       db.write(async (orm) => {

@@ -58,6 +58,12 @@ export interface StreamStorage {
   /** Chunks of one stream with after < end <= upto, starting before after + maxBytes, in order. */
   chunks(streamId: string, after: number, upto: number, maxBytes: number): Promise<Chunk[]>;
   transaction<T>(fn: (tx: StreamTx) => Promise<T>): Promise<T>;
+  /**
+   * One page of an org's streams (deleted ones left out) whose path starts with `prefix`, after
+   * the path `after`, in byte order of path: the same order on both dialects, so a cursor means
+   * the same thing everywhere.
+   */
+  list(orgId: string, prefix: string, after: string, limit: number): Promise<StreamRow[]>;
   /** Streams whose expiry has passed by `now` by the database's clock of record (ours). */
   expiring(now: Date, limit: number): Promise<StreamRow[]>;
   /** Moves accessedAt forward (never back) for TTL streams that were read. */
