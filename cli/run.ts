@@ -9,14 +9,14 @@ import { create as apikeyCreate, list as apikeyList, revoke as apikeyRevoke } fr
 import { rotate } from "./commands/keys";
 import { streamAppend, streamCreate, streamRead, streamTail } from "./commands/stream";
 import { termAttach, termKill, termLs, termNew } from "./commands/term";
-import { hostStart, hostStatus, hostStop } from "./commands/host";
+import { hostLs, hostRename, hostRm, hostStart, hostStatus, hostStop } from "./commands/host";
 import { pair } from "./commands/pair";
 import { backup, restore } from "./commands/backup";
 import { doctor } from "./commands/doctor";
 import { serve } from "./commands/serve";
 import { version, VERSION } from "./commands/version";
 
-const commands: Command[] = [serve, pair, login, check, logout, apikeyCreate, apikeyList, apikeyRevoke, hostStart, hostStatus, hostStop, termNew, termLs, termAttach, termKill, streamCreate, streamAppend, streamRead, streamTail, rotate, backup, restore, doctor, version];
+const commands: Command[] = [serve, pair, login, check, logout, apikeyCreate, apikeyList, apikeyRevoke, hostStart, hostStatus, hostStop, hostLs, hostRm, hostRename, termNew, termLs, termAttach, termKill, streamCreate, streamAppend, streamRead, streamTail, rotate, backup, restore, doctor, version];
 
 function topHelp(): string {
   const width = Math.max(...commands.map((c) => c.spec.name.length)) + 3;

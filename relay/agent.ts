@@ -12,6 +12,10 @@ import type { TerminalHost } from "../pty/host";
 export interface AgentOptions {
   server: string;
   name: string;
+  /** The name was not chosen (the machine's): the server may list it with a suffix when taken. */
+  autoName: boolean;
+  /** This agent's own id, kept across restarts: a reconnect, not another machine, and a renamed host keeps its row. */
+  instance: string;
   version: string;
   /** GET on the server with the agent's credential (the CLI's one HTTP client). */
   request(path: string): Promise<Response>;
@@ -27,6 +31,8 @@ export interface AgentOptions {
 export interface AgentState {
   status: "connecting" | "connected" | "reconnecting" | "stopped";
   hostId?: string;
+  /** The name the server lists it under (HELLO). */
+  listedAs?: string;
   connectedSince?: string;
   lastError?: string;
 }
@@ -40,6 +46,12 @@ export class AgentError extends Error {
     super(message);
   }
 }
+
+/** Closes that reconnecting cannot undo (server/relay/hub.ts CLOSE_HOST), in words. */
+const FINAL_CLOSE: Record<number, string> = {
+  4409: "another agent registered this host name",
+  4410: "an owner or admin removed this host from the organization (start it again to add it back)",
+};
 
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_MAX_MS = 30_000;
@@ -113,6 +125,8 @@ export class HostAgent {
       "x-warren-host-version": this.o.version,
       "x-warren-host-platform": `${process.platform}-${process.arch}`,
       "x-warren-host-ports": [...this.o.exposed].join(","),
+      "x-warren-host-instance": this.o.instance,
+      "x-warren-host-name": this.o.autoName ? "default" : "chosen",
     };
     const ws = new WebSocket(url, { headers } as unknown as string[]);
     ws.binaryType = "arraybuffer";
@@ -150,8 +164,8 @@ export class HostAgent {
     }
     this.hello = first;
     this.attempt = 0;
-    this.setState({ status: "connected", hostId: first.hostId, connectedSince: new Date().toISOString() });
-    this.o.log(`connected to ${this.o.server} as ${this.o.name} (host ${first.hostId}, epoch ${first.epoch})`);
+    this.setState({ status: "connected", hostId: first.hostId, listedAs: first.name, connectedSince: new Date().toISOString() });
+    this.o.log(`connected to ${this.o.server} as ${first.name ?? this.o.name} (host ${first.hostId}, epoch ${first.epoch})`);
     this.scheduleRefresh(expiresAt);
     this.armWatchdog();
     closed.then((e) => this.lost(ws, mux, e));
@@ -159,10 +173,13 @@ export class HostAgent {
 
   /** Why a dial ended before HELLO, in words: ask the same URL over plain HTTP for the refusal. */
   private async refusal(e: CloseEvent | null, opened: boolean, headers: Record<string, string>): Promise<AgentError> {
-    if (opened) return new AgentError(e?.code === 4409 ? "another agent registered this host name" : `the server closed the relay connection (${e?.code ?? "no greeting"}${e?.reason ? `: ${e.reason}` : ""})`, e?.code === 4409);
+    if (opened) {
+      const final = FINAL_CLOSE[e?.code ?? 0];
+      return new AgentError(final ?? `the server closed the relay connection (${e?.code ?? "no greeting"}${e?.reason ? `: ${e.reason}` : ""})`, !!final);
+    }
     try {
       const r = await fetch(`${this.o.server}/relay/connect`, { headers: { ...headers, connection: "Upgrade", upgrade: "websocket", "sec-websocket-version": "13", "sec-websocket-key": "d2FycmVuLWhvc3QtcHJvYmU=" } });
-      if (r.status >= 400) return new AgentError(`the relay refused this host: ${await this.o.describe(r)}`, r.status === 401 || r.status === 403);
+      if (r.status >= 400) return new AgentError(`the relay refused this host: ${await this.o.describe(r)}`, r.status === 401 || r.status === 403 || r.status === 409);
       return new AgentError(`the relay WebSocket could not be opened at ${this.o.server}/relay/connect (HTTP ${r.status}); is a proxy in the way?`, false);
     } catch (err) {
       return new AgentError(`cannot reach warren at ${this.o.server}: ${(err as Error).message}`, false);
@@ -174,10 +191,11 @@ export class HostAgent {
     clearTimeout(this.refreshTimer);
     clearTimeout(this.watchdog);
     if (this.stopped || this.ws !== ws) return;
-    if (e.code === 4409) {
-      this.o.log("another agent registered this host name; stopping");
-      this.setState({ status: "stopped", lastError: "replaced by another agent with the same name" });
-      return this.finish(new AgentError("another agent registered this host name", true));
+    const final = FINAL_CLOSE[e.code];
+    if (final) {
+      this.o.log(`${final}; stopping`);
+      this.setState({ status: "stopped", hostId: this.hello?.hostId, lastError: final });
+      return this.finish(new AgentError(final, true));
     }
     const now = this.goaway || e.code === 1001;
     this.o.log(now ? "the server is going away; reconnecting" : `connection lost (${e.code}${e.reason ? `: ${e.reason}` : ""}); reconnecting`);

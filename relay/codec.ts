@@ -93,6 +93,8 @@ export function head(payload: Uint8Array): Head | null {
 
 export interface Hello {
   hostId: string;
+  /** The name the host is listed under: the one it asked for, or with a suffix when that was taken. */
+  name: string;
   epoch: number;
   pingIntervalMs: number;
   window: number;

@@ -13,7 +13,7 @@ import { openapiRoute } from "./openapi";
 import { apiKeyRoutes, authRoutes, orgRoutes, type Auth } from "./auth";
 import { web } from "./web";
 import { terminalRoutes } from "./terminals";
-import { portRoutes, relayConnect, type Directory, type Hub } from "./relay";
+import { hostRoutes, portRoutes, relayConnect, type Directory, type Hub } from "./relay";
 import { STREAM_PREFIX, streamRoutes, type StreamsModule } from "./streams";
 import { appOrigins, launchRoute, type Apps } from "./apps";
 import { MAX_MESSAGE } from "../relay/codec";
@@ -48,8 +48,9 @@ export function createApp(ctx: AppContext) {
     .use(authRoutes(ctx.auth))
     .use(orgRoutes(ctx.auth))
     .use(apiKeyRoutes(ctx.auth))
-    .use(relayConnect(ctx.auth, ctx.hub))
-    .use(terminalRoutes(ctx.auth, ctx.hosts, ctx.apps))
+    .use(relayConnect(ctx.auth, ctx.hub, ctx.hosts))
+    .use(hostRoutes(ctx.auth, ctx.hosts, ctx.apps))
+    .use(terminalRoutes(ctx.auth, ctx.hosts))
     .use(launchRoute(ctx.apps))
     .use(ctx.config.metricsPublic ? metricsRoute(ctx.auth) : new Elysia())
     .use(streamRoutes({ auth: ctx.auth, ...ctx.streams, publicUrl: ctx.config.publicUrl }))

@@ -9,6 +9,7 @@ import { activeOrgBody, pairBody, pairingLinkBody } from "./auth/routes";
 import { newMember, orgBody, roleChange } from "./auth/orgs";
 import { createBody, patchBody } from "./auth/api-keys";
 import { attachQuery, newTerminal } from "./terminals";
+import { hostPatch } from "./relay/hosts-api";
 import { listQuery } from "./streams/list";
 
 /** Who may call a route. */
@@ -69,14 +70,16 @@ const OPS: Op[] = [
   { method: "get", route: "/api/api-keys", summary: "My API keys (by prefix, never the key)", tag: "api keys", access: "session", ok: [200, "{keys}"] },
   { method: "patch", route: "/api/api-keys/:id", summary: "Rename, enable or disable a key (its organization is fixed: 400 immutable_binding)", tag: "api keys", access: "session", body: patchBody, ok: [200, "the key"], errors: [400, 404] },
   { method: "delete", route: "/api/api-keys/:id", summary: "Revoke a key", tag: "api keys", access: "session", ok: [204, "revoked"], errors: [404] },
-  { method: "get", route: "/api/hosts", summary: "The hosts I can reach, with their apps", tag: "hosts", access: "credential", ok: [200, "{hosts}"] },
+  { method: "get", route: "/api/hosts", summary: "The hosts I can reach: kind (local or remote), platform, version, connected since or last seen, ports and their apps", tag: "hosts", access: "credential", ok: [200, "{hosts}"] },
+  { method: "patch", route: "/api/hosts/:hostId", summary: "Rename a remote host (owners and admins of its org)", tag: "hosts", access: "credential", body: hostPatch, ok: [200, "the host"], errors: [400, 403, 404, 409] },
+  { method: "delete", route: "/api/hosts/:hostId", summary: "Remove a remote host (owners and admins); a connected one is disconnected and its agent stops", tag: "hosts", access: "credential", ok: [204, "removed"], errors: [400, 403, 404] },
   { method: "get", route: "/api/hosts/:hostId/terminals", summary: "A host's terminals", tag: "terminals", access: "credential", ok: [200, "{terminals}"], errors: [404, 502, 503] },
   { method: "post", route: "/api/hosts/:hostId/terminals", summary: "Start a terminal on a host", tag: "terminals", access: "credential", body: newTerminal, ok: [201, "the terminal"], errors: [400, 404, 501, 502, 503] },
   { method: "delete", route: "/api/hosts/:hostId/terminals/:tid", summary: "Kill a terminal (SIGHUP, then SIGKILL after 5 s)", tag: "terminals", access: "credential", ok: [202, "the terminal"], errors: [404, 502, 503] },
   { method: "get", route: "/api/hosts/:hostId/terminals/:tid/attach", summary: "Attach over WebSocket (term.v1: bytes both ways, JSON control messages)", tag: "terminals", access: "socket", query: attachQuery, ok: [101, "switching protocols"], errors: [400, 404, 426, 502, 503] },
   { method: "get", route: "/api/hosts/:hostId/ports/:port/*", summary: "A host's exposed port by path, for programs (sandboxed; browsers only with --path-apps); any method, WebSockets too", tag: "apps", access: "credential", raw: true, ok: [200, "the app's answer"], errors: [400, 404, 502, 503] },
   { method: "get", route: "/apps/launch", summary: "Open an app on its own origin: a redirect with a one-use code", tag: "apps", access: "session", ok: [302, "to the app's origin"], errors: [404] },
-  { method: "get", route: "/relay/connect", summary: "Where hosts dial in (WebSocket, relay.v1 frames)", tag: "relay", access: "host", ok: [101, "switching protocols"], errors: [426] },
+  { method: "get", route: "/relay/connect", summary: "Where hosts dial in (WebSocket, relay.v1 frames); 409 when the host name it asks for is another machine's", tag: "relay", access: "host", ok: [101, "switching protocols"], errors: [409, 426] },
   { method: "get", route: "/api/streams", summary: "The streams of the organization the credential acts in, by path (?prefix=), a page at a time (?limit=, ?cursor= from the last page's next)", tag: "streams", access: "credential", query: listQuery, ok: [200, "{streams: [{path, contentType, bytes, nextOffset, closed, createdAt, ttlSeconds, expiresAt}], next}"], errors: [400] },
   ...(["get", "head", "put", "post", "delete"] as const).map(
     (method): Op => ({

@@ -13,7 +13,6 @@ import { isUpgrade, type SocketHandlers } from "./http/sockets";
 import { TerminalError, protocol } from "../pty";
 import type { AttachHandle, Caller, TerminalHost, TerminalInfo } from "../pty/host";
 import type { Directory } from "./relay/directory";
-import type { Apps } from "./apps";
 
 export { LOCAL_HOST_ID } from "./relay/directory";
 
@@ -117,7 +116,7 @@ function attachSocket(a: PendingAttach): SocketHandlers {
   };
 }
 
-export const terminalRoutes = (auth: Auth, hosts: Directory, apps: Apps) =>
+export const terminalRoutes = (auth: Auth, hosts: Directory) =>
   new Elysia()
     .get("/api/hosts/:hostId/terminals/:tid/attach", async ({ request, server, params, query }) => {
       if (!isUpgrade(request)) throw new HttpError(426, "upgrade_required", "this endpoint speaks WebSocket: connect with a WebSocket client", { upgrade: "websocket" });
@@ -134,12 +133,6 @@ export const terminalRoutes = (auth: Auth, hosts: Directory, apps: Apps) =>
       return new Response(null, { status: 101 });
     })
     .use(authenticated(auth))
-    .get("/api/hosts", async ({ principal }) => ({
-      hosts: (await hosts.list(principal)).map((h) => {
-        const org = principal.organizations.find((o) => o.id === h.organizationId)!;
-        return { ...h, apps: h.ports.map((port) => ({ port, url: apps.url(port, h, org) })) };
-      }),
-    }))
     .get("/api/hosts/:hostId/terminals", async ({ principal, params, request }) => {
       const host = await hosts.find(principal, params.hostId, request);
       const list = await hostCall(() => host.terminals.list({ userId: principal.userId, orgId: host.orgId }));

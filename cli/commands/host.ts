@@ -5,6 +5,7 @@
 // its last words are printed).
 import { spawn } from "node:child_process";
 import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { bunTerminal, DEFAULTS, TerminalService } from "../../pty";
@@ -21,6 +22,7 @@ const hostDir = () => join(configDir(), "host");
 const PID = "host.pid";
 const STATE = "state.json";
 const LOG = "host.log";
+const INSTANCE = "instance";
 /** The detached child knows it is one (it writes the pid file; the parent waits on the state). */
 const DAEMON_ENV = "WARREN_HOST_DAEMON_CHILD";
 /** A daemon that neither connects nor fails within this long is stopped, with its last log line. */
@@ -33,6 +35,21 @@ interface StateFile extends AgentState {
   name: string;
   exposed: number[];
   updatedAt: string;
+}
+
+/** This agent's own id, made once per machine (and WARREN_HOME): see AgentOptions.instance. */
+function instanceId(): string {
+  const path = join(hostDir(), INSTANCE);
+  try {
+    const id = readFileSync(path, "utf8").trim();
+    if (/^[0-9a-f]{32}$/.test(id)) return id;
+  } catch {
+    // First start on this machine.
+  }
+  const id = randomBytes(16).toString("hex");
+  mkdirSync(hostDir(), { recursive: true, mode: 0o700 });
+  writeFileSync(path, `${id}\n`, { mode: 0o600 });
+  return id;
 }
 
 function defaultName(): string {
@@ -108,7 +125,8 @@ Examples:
   warren host stop`,
   },
   async run(flags) {
-    const name = (flags.name as string | undefined) ?? defaultName();
+    const chosen = flags.name as string | undefined;
+    const name = chosen ?? defaultName();
     if (!HOST_NAME.test(name)) throw new UsageError(`--name: ${HOST_NAME_RULE}`, "host start");
     const exposed = ports(flags.expose as string[] | undefined);
     const c = client(flags);
@@ -119,11 +137,11 @@ Examples:
     const running = runningPid();
     if (running && running !== process.pid) throw new ClientError(`a host agent is already running (pid ${running}); see warren host status, or stop it with warren host stop`);
     if (flags.daemon) return daemonize(c.server, name);
-    return foreground(c, name, exposed, !!process.env[DAEMON_ENV]);
+    return foreground(c, name, chosen === undefined, exposed, !!process.env[DAEMON_ENV]);
   },
 };
 
-async function foreground(c: ReturnType<typeof client>, name: string, exposed: number[], detached: boolean): Promise<number> {
+async function foreground(c: ReturnType<typeof client>, name: string, autoName: boolean, exposed: number[], detached: boolean): Promise<number> {
   const stamp = () => new Date().toISOString();
   const log = (line: string) => process.stderr.write(`${stamp()} ${line}\n`);
   const service = new TerminalService(bunTerminal, DEFAULTS);
@@ -136,6 +154,8 @@ async function foreground(c: ReturnType<typeof client>, name: string, exposed: n
   const agent = new HostAgent({
     server: c.server,
     name,
+    autoName,
+    instance: instanceId(),
     version: VERSION,
     request: (path) => c.request("GET", path),
     describe: (r) => describeFailure(r, c.server, c.credential),
@@ -156,15 +176,16 @@ async function foreground(c: ReturnType<typeof client>, name: string, exposed: n
   };
   process.once("SIGTERM", stop);
   process.once("SIGINT", stop);
+  let started: AgentState | undefined;
   try {
-    await agent.start();
+    started = await agent.start();
   } catch (e) {
     cleanup();
     if (stopping) return EXIT_OK;
     writeState({ ...base, status: "stopped", lastError: (e as Error).message });
     throw new ClientError((e as Error).message);
   }
-  if (!detached && !stopping) console.log(`connected: ${name} is reachable through ${c.server} (Ctrl-C to stop)`);
+  if (!detached && !stopping) console.log(`connected: ${listed(name, started?.listedAs)} is reachable through ${c.server} (Ctrl-C to stop)`);
   const failure = await agent.done;
   service.shutdown();
   cleanup();
@@ -201,7 +222,7 @@ async function daemonize(server: string, name: string): Promise<number> {
   for (;;) {
     const s = readState();
     if (s?.pid === pid && s.status === "connected") {
-      console.log(`connected: ${name} is reachable through ${server} (pid ${pid}, log ${logPath})`);
+      console.log(`connected: ${listed(name, s.listedAs)} is reachable through ${server} (pid ${pid}, log ${logPath})`);
       return EXIT_OK;
     }
     if (exited !== null || !alive(pid)) {
@@ -219,6 +240,11 @@ async function daemonize(server: string, name: string): Promise<number> {
     }
     await Bun.sleep(50);
   }
+}
+
+/** The name to address the host by, saying so when the server listed it under another one. */
+function listed(asked: string, got: string | undefined): string {
+  return got && got !== asked ? `${got} (${asked} is another machine's)` : asked;
 }
 
 /** The reason a failed agent printed (its "warren host start: …" line), without the prefix. */
@@ -255,12 +281,12 @@ export const hostStatus: Command = {
     const last = agent ?? readState();
     const running = agent !== null;
     const out = agent
-      ? { running: true, pid: agent.pid, server: agent.server, name: agent.name, status: agent.status, hostId: agent.hostId ?? null, connectedSince: agent.connectedSince ?? null, exposed: agent.exposed, lastError: agent.lastError ?? null, log: join(hostDir(), LOG) }
+      ? { running: true, pid: agent.pid, server: agent.server, name: agent.listedAs ?? agent.name, status: agent.status, hostId: agent.hostId ?? null, connectedSince: agent.connectedSince ?? null, exposed: agent.exposed, lastError: agent.lastError ?? null, log: join(hostDir(), LOG) }
       : { running: false, lastError: last?.lastError ?? null };
     if (flags.json) console.log(JSON.stringify(out));
     else if (!agent) console.log(`not running${last?.lastError ? ` (last error: ${last.lastError})` : ""}; start it with: warren host start --daemon`);
     else {
-      console.log(`${agent.name}: ${agent.status}${agent.connectedSince ? ` since ${agent.connectedSince}` : ""}`);
+      console.log(`${agent.listedAs ?? agent.name}: ${agent.status}${agent.connectedSince ? ` since ${agent.connectedSince}` : ""}`);
       console.log(`  server  ${agent.server}\n  pid     ${agent.pid}\n  host id ${agent.hostId ?? "-"}\n  log     ${join(hostDir(), LOG)}`);
       if (agent.exposed.length) console.log(`  exposed ${agent.exposed.join(", ")}`);
       if (agent.status !== "connected" && agent.lastError) console.log(`  last error: ${agent.lastError}`);
@@ -293,3 +319,85 @@ export const hostStop: Command = {
     return EXIT_OK;
   },
 };
+
+interface HostListing {
+  id: string;
+  name: string;
+  kind: "local" | "remote";
+  online: boolean;
+  connectedSince: string | null;
+  lastSeen: string;
+  organizationId: string;
+  version?: string;
+  platform?: string;
+  ports: number[];
+}
+
+export const hostLs: Command = {
+  spec: {
+    name: "host ls",
+    summary: "List the hosts you can reach: the server's own and those that connected to it.",
+    usage: "warren host ls [--json]",
+    flags: { ...clientFlags, json: { type: "boolean", help: "Print as JSON" } },
+  },
+  async run(flags) {
+    const { hosts } = await client(flags).json<{ hosts: HostListing[] }>("GET", "/api/hosts");
+    if (flags.json) {
+      console.log(JSON.stringify(hosts));
+      return EXIT_OK;
+    }
+    if (hosts.length === 0) {
+      console.log("no hosts; connect a machine with: WARREN_API_KEY=… warren host start --daemon --server <url>");
+      return EXIT_OK;
+    }
+    const rows = hosts.map((h) => [
+      h.name,
+      h.kind,
+      h.online ? `online since ${h.connectedSince ?? "?"}` : `offline, last seen ${h.lastSeen}`,
+      [h.platform, h.version && `v${h.version}`].filter(Boolean).join(" ") || "-",
+      h.ports.length ? `ports ${h.ports.join(",")}` : "",
+      h.id,
+    ]);
+    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+    for (const r of rows) console.log(r.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd());
+    return EXIT_OK;
+  },
+};
+
+export const hostRm: Command = {
+  spec: {
+    name: "host rm",
+    summary: "Remove a host from its organization (owners and admins); a connected one is disconnected first.",
+    usage: "warren host rm <name|id>",
+    flags: { ...clientFlags },
+    details: "Its agent stops and does not reconnect; `warren host start` on that machine adds it again.",
+  },
+  async run(flags, positionals) {
+    const host = onlyArg(positionals, "host rm", "a host name or id");
+    await client(flags).json("DELETE", `/api/hosts/${encodeURIComponent(host)}`);
+    console.log(`removed host ${host}`);
+    return EXIT_OK;
+  },
+};
+
+export const hostRename: Command = {
+  spec: {
+    name: "host rename",
+    summary: "Give a host another name (owners and admins); it keeps it across reconnects.",
+    usage: "warren host rename <name|id> <new-name>",
+    flags: { ...clientFlags, json: { type: "boolean", help: "Print the renamed host as JSON" } },
+  },
+  async run(flags, positionals) {
+    if (positionals.length !== 2) throw new UsageError("give the host (name or id) and its new name", "host rename");
+    const [host, name] = positionals as [string, string];
+    if (!HOST_NAME.test(name)) throw new UsageError(HOST_NAME_RULE, "host rename");
+    const renamed = await client(flags).json<HostListing>("PATCH", `/api/hosts/${encodeURIComponent(host)}`, { name });
+    console.log(flags.json ? JSON.stringify(renamed) : `renamed ${host} to ${renamed.name}`);
+    return EXIT_OK;
+  },
+};
+
+function onlyArg(positionals: string[], command: string, what: string): string {
+  if (positionals.length !== 1) throw new UsageError(`give exactly one argument: ${what}`, command);
+  return positionals[0]!;
+}

@@ -19,7 +19,7 @@ export { APP_AUDIENCE } from "./jwt";
 export { authRoutes } from "./routes";
 export { apiKeyRoutes } from "./api-keys";
 export { Jwts } from "./jwt";
-export { orgRoutes } from "./orgs";
+export { orgRoutes, requireAdmin } from "./orgs";
 export { bootstrapOwner, mintPairing, pairingUrl, PAIRING_TTL_SECONDS } from "./pairing";
 export type { Principal } from "./principal";
 export { authStore } from "./store";

@@ -31,10 +31,16 @@ function memberRole(p: Principal, orgId: string): Role {
   throw new HttpError(404, "not_found", "no such organization");
 }
 
+/** Owners and admins manage an organization's members and hosts; 403 for members, 404 outside it. */
+export function requireAdmin(p: Principal, orgId: string, what: string): Role {
+  const role = memberRole(p, orgId);
+  if (role === "member") throw new HttpError(403, "forbidden", `only owners and admins can manage ${what}`);
+  return role;
+}
+
 function requireManager(p: Principal, orgId: string, target?: Role): Role {
   requireSession(p);
-  const role = memberRole(p, orgId);
-  if (role === "member") throw new HttpError(403, "forbidden", "only owners and admins can manage members");
+  const role = requireAdmin(p, orgId, "members");
   if (target === "owner" && role !== "owner") throw new HttpError(403, "forbidden", "only owners can make or change owners");
   return role;
 }

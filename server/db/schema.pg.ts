@@ -272,6 +272,13 @@ export const hosts = table(
     lastSeen: ts("last_seen").notNull(),
     /** The ports it exposes (`--expose`), comma-separated, as it said when it last connected. */
     ports: str("ports").notNull().default(""),
+    /**
+     * The agent's own random id (kept in its ~/.warren/host/), so that a reconnect is told apart
+     * from another machine asking for the same name, and a renamed host keeps its row.
+     */
+    instance: str("instance"),
+    /** When the current (or last) connection registered. */
+    connectedAt: ts("connected_at"),
   },
   (t) => [uniqueIndex("hosts_org_name_key").on(t.orgId, t.name)],
 );

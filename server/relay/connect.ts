@@ -8,12 +8,15 @@ import { HttpError } from "../http/errors";
 import { requestIp, type Auth } from "../auth/authn";
 import { parsePorts } from "./directory";
 import { CLOSE_HOST, type Connecting, type Hub, type HostLink } from "./hub";
+import type { Directory } from "./directory";
 
 const pending = new WeakMap<Request, Connecting>();
 const links = new WeakMap<object, Promise<HostLink>>();
 /** Once registered, frames go straight to the link (earlier ones wait on the promise, in order). */
 const ready = new WeakMap<object, HostLink>();
 const META = /^[\x20-\x7e]{1,100}$/;
+/** An agent's instance id: what `warren host start` generates (hex), with room for other agents. */
+const INSTANCE = /^[A-Za-z0-9_-]{16,64}$/;
 /** More exposed ports than anyone lists on a dashboard; the rest are not shown. */
 const MAX_PORTS = 64;
 
@@ -31,15 +34,22 @@ async function hostOf(auth: Auth, request: Request, ip: () => string): Promise<C
     return v && META.test(v) ? v : "unknown";
   };
   const ports = parsePorts(request.headers.get("x-warren-host-ports")?.slice(0, 1000) ?? "").slice(0, MAX_PORTS);
-  return { orgId: p.activeOrgId, name: p.host.name, userId: p.userId, version: header("x-warren-host-version"), platform: header("x-warren-host-platform"), ports: ports.join(","), expiresAt: p.host.expiresAt, token };
+  const instance = request.headers.get("x-warren-host-instance");
+  return {
+    orgId: p.activeOrgId,
+    name: p.host.name,
+    tokenName: p.host.name,
+    instance: instance && INSTANCE.test(instance) ? instance : null,
+    autoName: request.headers.get("x-warren-host-name") === "default",
+    userId: p.userId, version: header("x-warren-host-version"), platform: header("x-warren-host-platform"), ports: ports.join(","), expiresAt: p.host.expiresAt, token };
 }
 
-export const relayConnect = (auth: Auth, hub: Hub) => {
+export const relayConnect = (auth: Auth, hub: Hub, directory: Directory) => {
   // A TOKEN frame: the host's refreshed JWT, checked like any credential, for the same host.
-  const check = async (link: { name: string; orgId: string; userId: string }, token: string): Promise<Connecting> => {
+  const check = async (link: { tokenName: string; orgId: string; userId: string }, token: string): Promise<Connecting> => {
     const request = new Request("http://relay/token", { headers: { authorization: `Bearer ${token}` } });
     const c = await hostOf(auth, request, () => "relay");
-    if (c.name !== link.name || c.orgId !== link.orgId || c.userId !== link.userId) throw new Error("the token names another host");
+    if (c.tokenName !== link.tokenName || c.orgId !== link.orgId || c.userId !== link.userId) throw new Error("the token names another host");
     return c;
   };
   hub.onToken = (link, token) => {
@@ -56,7 +66,9 @@ export const relayConnect = (auth: Auth, hub: Hub) => {
   return new Elysia().ws("/relay/connect", {
     async beforeHandle({ request, server }) {
       if (pending.has(request)) return; // Elysia may run this hook twice for one upgrade
-      pending.set(request, await hostOf(auth, request, () => requestIp(auth, request, server)));
+      const c = await hostOf(auth, request, () => requestIp(auth, request, server));
+      c.name = await directory.claim(c);
+      pending.set(request, c);
     },
     open(ws) {
       const raw = ws.raw as unknown as ServerWebSocket<unknown>;

@@ -11,9 +11,15 @@ import { remoteHost } from "../../relay/remote-host";
 import type { Mux } from "../../relay/mux";
 import { credentialHeaders, peerHost, wasForwarded } from "./peer";
 import type { Hub } from "./hub";
+import type { Connecting } from "./hub";
+import { VERSION } from "../about";
 import type { HostRow, HostStore } from "./store";
 
 export const LOCAL_HOST_ID = "local";
+const STARTED = new Date().toISOString();
+const PLATFORM = `${process.platform}-${process.arch}`;
+/** The server's own host is listed under its machine's name. */
+const localName = () => hostname();
 /** A row another replica last refreshed longer ago than 3 heartbeats plus this is stale. */
 const PEER_SLACK_MS = 5_000;
 
@@ -27,8 +33,13 @@ export interface LocalHost {
 export interface HostEntry {
   id: string;
   name: string;
+  /** The server's own machine, or a machine that dialled in (`warren host start`). */
+  kind: "local" | "remote";
+  /** Kept beside `kind` for clients written before it. */
   local: boolean;
   online: boolean;
+  /** When its current connection began (the server's start, for the local host); null when never known. */
+  connectedSince: string | null;
   lastSeen: string;
   organizationId: string;
   version?: string;
@@ -70,15 +81,57 @@ export class Directory {
    * a fresh WebSocket ticket when the client's own was spent getting here.
    */
   async find(p: Principal, idOrName: string, request?: Request, ticket?: () => Promise<string>): Promise<FoundHost> {
+    const found = await this.lookup(p, idOrName);
+    return "row" in found ? this.reach(found.row, request, ticket) : { entry: found, orgId: found.organizationId, terminals: this.localTerminals };
+  }
+
+  /** The host's listing, reachable or not (for rename and remove); 404 as find(). */
+  async describe(p: Principal, idOrName: string): Promise<HostEntry> {
+    const found = await this.lookup(p, idOrName);
+    return "row" in found ? this.entry(found.row) : found;
+  }
+
+  private async lookup(p: Principal, idOrName: string): Promise<HostEntry | { row: HostRow }> {
     if (idOrName === LOCAL_HOST_ID) {
       const entry = await this.localEntry(p);
-      if (entry) return { entry, orgId: entry.organizationId, terminals: this.localTerminals };
+      if (entry) return entry;
     } else {
       const orgs = p.activeOrgId ? [p.activeOrgId, ...p.orgIds.filter((o) => o !== p.activeOrgId)] : p.orgIds;
       const row = await this.store.find(orgs, idOrName);
-      if (row && p.roles[row.orgId]) return this.reach(row, request, ticket);
+      if (row && p.roles[row.orgId]) return { row };
     }
     throw new HttpError(404, "not_found", "no such host");
+  }
+
+  /**
+   * The name a connecting host is listed under (store.claim), with the server's own host's name
+   * reserved in its org so the two are never confused; 409 when an explicitly chosen name is
+   * another machine's.
+   */
+  async claim(c: Connecting): Promise<string> {
+    const reserved = this.local.enabled && (await this.local.orgId()) === c.orgId ? [localName()] : [];
+    const got = await this.store.claim(c.orgId, c.tokenName, c.instance, c.autoName, reserved);
+    if ("name" in got) return got.name;
+    const whose = got.taken ? `another machine (last seen ${got.taken.lastSeen.toISOString()})` : "the server's own host";
+    const fix = got.taken ? `, or remove that one first: warren host rm ${c.tokenName}` : "";
+    throw new HttpError(409, "host_name_taken", `the host name "${c.tokenName}" belongs to ${whose} in this organization; choose another with --name${fix}`);
+  }
+
+  /** Renames a remote host (the caller is an owner or admin of its org); 409 when the name is taken. */
+  async rename(host: HostEntry, name: string): Promise<void> {
+    if (host.kind === "local") throw new HttpError(400, "local_host", "the server's own host is named after its machine and cannot be renamed");
+    const local = this.local.enabled && (await this.local.orgId()) === host.organizationId;
+    if ((local && name === localName()) || !(await this.store.rename(host.organizationId, host.id, name))) {
+      throw new HttpError(409, "host_name_taken", `another host in this organization is already called "${name}"`);
+    }
+    const link = this.hub.link(host.id);
+    if (link) link.name = name;
+  }
+
+  /** Removes a remote host (the caller is an owner or admin of its org); a connected one is disconnected first. */
+  async remove(host: HostEntry): Promise<void> {
+    if (host.kind === "local") throw new HttpError(400, "local_host", "the server's own host cannot be removed: it is listed while the server offers terminals on its own machine");
+    await this.hub.remove(host.organizationId, host.id);
   }
 
   /** The remote hosts of one organization (the caller checked it may see them). */
@@ -108,7 +161,8 @@ export class Directory {
   private async localEntry(p: Principal): Promise<HostEntry | null> {
     const orgId = this.local.enabled ? await this.local.orgId() : null;
     if (!orgId || !p.roles[orgId]) return null;
-    return { id: LOCAL_HOST_ID, name: hostname(), local: true, online: true, lastSeen: new Date().toISOString(), organizationId: orgId, ports: [] };
+    const now = new Date().toISOString();
+    return { id: LOCAL_HOST_ID, name: localName(), kind: "local", local: true, online: true, connectedSince: STARTED, lastSeen: now, organizationId: orgId, version: VERSION, platform: PLATFORM, ports: [] };
   }
 
   /** The replica holding this host, when it is another one and its heartbeats are recent. */
@@ -119,11 +173,14 @@ export class Directory {
 
   private entry(r: HostRow): HostEntry {
     const link = this.hub.link(r.id);
+    const online = !!link || !!this.peerOf(r);
     return {
       id: r.id,
       name: r.name,
+      kind: "remote",
       local: false,
-      online: !!link || !!this.peerOf(r),
+      online,
+      connectedSince: online ? (link?.connectedAt ?? r.connectedAt)?.toISOString() ?? null : null,
       lastSeen: (link ? new Date() : r.lastSeen).toISOString(),
       organizationId: r.orgId,
       version: r.version,

@@ -22,6 +22,8 @@ export const CLOSE_HOST = {
   TIMEOUT: 4408,
   /** Another connection registered the same host: this one lost. Do not reconnect. */
   REPLACED: 4409,
+  /** An owner or admin removed the host from its organization. Do not reconnect. */
+  REMOVED: 4410,
 } as const;
 
 const MISSES_ALLOWED = 3;
@@ -35,7 +37,10 @@ const RECHECK_MS = 2_000;
 export interface HostLink {
   id: string;
   orgId: string;
+  /** The name it is listed under (the one it asked for, suffixed, or renamed since). */
   name: string;
+  /** The name in its JWT, which every refreshed token must carry too. */
+  tokenName: string;
   userId: string;
   version: string;
   platform: string;
@@ -51,7 +56,14 @@ export interface HostLink {
 
 export interface Connecting {
   orgId: string;
+  /** The name it will be listed under (store.claim). */
   name: string;
+  /** The name its JWT carries. */
+  tokenName: string;
+  /** The agent's own id (x-warren-host-instance), when it sends one. */
+  instance: string | null;
+  /** It did not choose its name (x-warren-host-name: default): a clash gets a suffix. */
+  autoName: boolean;
   userId: string;
   version: string;
   platform: string;
@@ -89,9 +101,10 @@ export class Hub {
 
   /** A new connection: it becomes the host's current one. Returns its link (not yet greeted). */
   async connect(c: Connecting, transport: Transport, close: (code: number, reason: string) => void): Promise<HostLink> {
-    const { id, epoch } = await this.store.register({ id: newId("host"), orgId: c.orgId, name: c.name, version: c.version, platform: c.platform, ports: c.ports, createdBy: c.userId, replica: this.replica }, new Date());
+    const { id, epoch, name } = await this.store.register({ id: newId("host"), orgId: c.orgId, name: c.name, version: c.version, platform: c.platform, ports: c.ports, createdBy: c.userId, replica: this.replica, instance: c.instance }, new Date());
     const link: HostLink = {
       ...c,
+      name,
       id,
       epoch,
       connectedAt: new Date(),
@@ -112,9 +125,9 @@ export class Hub {
       // A newer connection got in first while we were registering: this one is the stale one.
       close(CLOSE_HOST.REPLACED, "another connection registered this host");
     }
-    const hello: Hello & { orgId: string } = { hostId: id, epoch, pingIntervalMs: this.pingMs, window: INITIAL_WINDOW, orgId: c.orgId };
+    const hello: Hello & { orgId: string } = { hostId: id, name, epoch, pingIntervalMs: this.pingMs, window: INITIAL_WINDOW, orgId: c.orgId };
     link.mux.control(FRAME.HELLO, hello);
-    this.log.info("host connected", { host: id, name: c.name, org: c.orgId, epoch, version: c.version, platform: c.platform });
+    this.log.info("host connected", { host: id, name, org: c.orgId, epoch, version: c.version, platform: c.platform });
     return link;
   }
 
@@ -125,6 +138,18 @@ export class Hub {
     this.links.delete(link.id);
     this.log.info("host disconnected", { host: link.id, name: link.name, epoch: link.epoch, code });
     await this.store.offline(link.id, link.epoch, new Date()).catch((e) => this.log.error("marking a host offline failed", { error: String(e) }));
+  }
+
+  /** An owner or admin removed the host: its agent is told (and stops), then the row goes. */
+  async remove(orgId: string, id: string): Promise<void> {
+    const link = this.links.get(id);
+    if (link) {
+      this.links.delete(id);
+      link.close(CLOSE_HOST.REMOVED, "this host was removed from its organization");
+      link.mux.closeAll();
+    }
+    await this.store.remove(orgId, id);
+    this.log.info("host removed", { host: id, org: orgId });
   }
 
   /** The live link of a host connected to this process. */
@@ -158,7 +183,15 @@ export class Hub {
   private control(link: HostLink, type: number, payload: Uint8Array): void {
     if (type === FRAME.PONG) {
       link.missed = 0;
-      this.store.seen(link.id, link.epoch, new Date()).catch((e) => this.log.error("host heartbeat write failed", { error: String(e) }));
+      this.store
+        .seen(link.id, link.epoch, new Date())
+        .then(async (current) => {
+          // Removed (on any replica), or taken over by a newer connection elsewhere: this link is done.
+          if (current || this.links.get(link.id) !== link) return;
+          if (await this.store.exists(link.id)) link.close(CLOSE_HOST.REPLACED, "another connection registered this host");
+          else link.close(CLOSE_HOST.REMOVED, "this host was removed from its organization");
+        })
+        .catch((e) => this.log.error("host heartbeat write failed", { error: String(e) }));
     } else if (type === FRAME.TOKEN) {
       this.onToken?.(link, new TextDecoder().decode(payload));
     }

@@ -1,6 +1,7 @@
 // server/relay: the server's side of the relay (SPEC §4).
 //   createRelay(db, log, local, pingMs)  the hub of connected hosts and the host directory
 //   relayConnect(auth, hub)              /relay/connect, where hosts dial in
+//   hostRoutes(auth, directory, apps)    /api/hosts: list, rename, remove
 //   portRoutes(auth, directory)          /api/hosts/:id/ports/:port/… to a host's exposed ports
 //   Directory                            which hosts a principal sees, and their TerminalHost —
 //                                        in-process, through the relay, or via the replica holding it
@@ -12,6 +13,7 @@ import { Hub } from "./hub";
 import { hostStore } from "./store";
 
 export { relayConnect } from "./connect";
+export { hostRoutes, hostPatch } from "./hosts-api";
 export { portRoutes } from "./ports";
 export { Directory, LOCAL_HOST_ID, type LocalHost, type HostEntry } from "./directory";
 export { Hub, CLOSE_HOST } from "./hub";
