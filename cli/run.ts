@@ -7,7 +7,7 @@ import { ClientError } from "./client";
 import { check, login, logout } from "./commands/auth";
 import { create as apikeyCreate, list as apikeyList, revoke as apikeyRevoke } from "./commands/apikey";
 import { rotate } from "./commands/keys";
-import { streamAppend, streamCreate, streamRead, streamTail } from "./commands/stream";
+import { streamAppend, streamCreate, streamLs, streamRead, streamRm, streamTail } from "./commands/stream";
 import { termAttach, termKill, termLs, termNew } from "./commands/term";
 import { hostLs, hostRename, hostRm, hostStart, hostStatus, hostStop } from "./commands/host";
 import { pair } from "./commands/pair";
@@ -16,7 +16,7 @@ import { doctor } from "./commands/doctor";
 import { serve } from "./commands/serve";
 import { version, VERSION } from "./commands/version";
 
-const commands: Command[] = [serve, pair, login, check, logout, apikeyCreate, apikeyList, apikeyRevoke, hostStart, hostStatus, hostStop, hostLs, hostRm, hostRename, termNew, termLs, termAttach, termKill, streamCreate, streamAppend, streamRead, streamTail, rotate, backup, restore, doctor, version];
+const commands: Command[] = [serve, pair, login, check, logout, apikeyCreate, apikeyList, apikeyRevoke, hostStart, hostStatus, hostStop, hostLs, hostRm, hostRename, termNew, termLs, termAttach, termKill, streamCreate, streamAppend, streamRead, streamTail, streamLs, streamRm, rotate, backup, restore, doctor, version];
 
 function topHelp(): string {
   const width = Math.max(...commands.map((c) => c.spec.name.length)) + 3;

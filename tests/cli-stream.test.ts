@@ -1,11 +1,12 @@
-// warren stream create | append | read | tail against a real server, as real CLI processes with
+// warren stream create | append | read | tail | ls | rm against a real server, as real CLI processes with
 // an API key (WARREN_API_KEY) and WARREN_SERVER: exact bytes through stdin and stdout, JSON
 // streams, multi-megabyte reads, live tails (including one through a connection that
 // drops) and the failures a person sees.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { cleanup, DIALECT, MAIN, runWarren, spawnWarren, tempDir, waitUntil } from "./harness";
-import { streamServer, type StreamServer } from "./stream-helpers";
+import { api, json } from "./auth-helpers";
+import { apiKey, streamServer, type StreamServer } from "./stream-helpers";
 
 afterAll(cleanup);
 
@@ -59,6 +60,11 @@ describe(`warren stream (${DIALECT})`, () => {
       const r = await runWarren(["stream", name, "--help"], { env });
       expect(r.code).toBe(0);
       expect(r.stdout).toContain(`Usage: warren stream ${name} <path>`);
+    }
+    for (const [name, usage] of [["ls", "warren stream ls [--prefix P] [--json]"], ["rm", "warren stream rm <path>"]]) {
+      const r = await runWarren(["stream", name!, "-h"], { env });
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain(`Usage: ${usage}`);
     }
     const group = await runWarren(["stream", "--help"], { env });
     expect(group.code).toBe(0);
@@ -257,6 +263,61 @@ describe(`warren stream (${DIALECT})`, () => {
     } finally {
       proxy.stop(true);
     }
+  });
+
+  test("ls lists the org's streams (a prefix, or all; as JSON); rm deletes them; another org's never show", async () => {
+    for (const p of ["ls/one", "ls/two", "ls/with space", "ls-other"]) expect((await run(["create", p, "--content-type", "text/plain"])).code).toBe(0);
+    expect((await run(["append", "ls/one", "hello"])).code).toBe(0);
+    expect((await run(["append", "ls/two", "--close"])).code).toBe(0);
+
+    const plain = await run(["ls", "--prefix", "ls/"]);
+    expect(plain.code).toBe(0);
+    const lines = plain.text.trimEnd().split("\n");
+    expect(lines.map((l) => l.split(/\s{2,}/)[0])).toEqual(["ls/one", "ls/two", "ls/with space"]);
+    expect(lines[0]).toMatch(/^ls\/one\s+text\/plain\s+5 B$/);
+    expect(lines[1]).toContain("closed");
+
+    const listed = await run(["ls", "--prefix", "ls/", "--json"]);
+    expect(listed.code).toBe(0);
+    const streams = JSON.parse(listed.text) as { path: string; contentType: string; bytes: number; closed: boolean; nextOffset: string }[];
+    expect(streams.map((s) => s.path)).toEqual(["ls/one", "ls/two", "ls/with space"]);
+    expect(streams[0]).toMatchObject({ contentType: "text/plain", bytes: 5, closed: false, nextOffset: "0000000000000000_0000000000000005" });
+    expect(streams[1]!.closed).toBe(true);
+    // Without --prefix: everything.
+    expect((JSON.parse((await run(["ls", "--json"])).text) as { path: string }[]).map((s) => s.path)).toEqual(expect.arrayContaining(["ls/one", "ls-other"]));
+
+    // A path as listed is a path rm (and read) takes, spaces and all.
+    const rm = await run(["rm", "ls/with space", "ls/one"]);
+    expect(rm.code).toBe(0);
+    expect(rm.stderr).toContain("deleted stream ls/with space");
+    expect((JSON.parse((await run(["ls", "--prefix", "ls/", "--json"])).text) as { path: string }[]).map((s) => s.path)).toEqual(["ls/two"]);
+    const gone = await run(["read", "ls/one"]);
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toContain("no such stream ls/one");
+    const again = await run(["rm", "ls/one", "ls/two"]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain("no such stream ls/one");
+    expect(again.stderr).toContain("deleted stream ls/two");
+
+    const none = await run(["ls", "--prefix", "ls/"]);
+    expect(none.code).toBe(0);
+    expect(none.text).toBe("");
+    expect(none.stderr).toContain("no streams under ls/");
+    expect((await run(["ls", "--prefix", "ls/", "--json"])).text).toBe("[]\n");
+    expect((await run(["rm"])).code).toBe(2);
+    expect((await run(["ls", "ls/"])).stderr).toContain("--prefix ls/");
+
+    // A key of another organization lists none of these.
+    const owner = api(t.server, t.session);
+    const org = await json<{ id: string }>(owner("POST", "/api/orgs", { slug: "cli-ls-b", name: "CLI ls B" }));
+    const keyB = await apiKey(t.server, t.session, "cli-ls-b", org.id);
+    const asB = await cli(["stream", "ls", "--json"], { ...env, WARREN_API_KEY: keyB }).done();
+    expect(asB.code).toBe(0);
+    expect(JSON.parse(asB.text)).toEqual([]);
+    const rmAsB = await cli(["stream", "rm", "ls-other"], { ...env, WARREN_API_KEY: keyB }).done();
+    expect(rmAsB.code).toBe(1);
+    expect(rmAsB.stderr).toContain("no such stream ls-other");
+    expect((await run(["read", "ls-other"])).code).toBe(0);
   });
 
   test("a missing stream and a bad credential: what went wrong, exit 1", async () => {

@@ -1,4 +1,4 @@
-// warren stream create | append | read | tail — Durable Streams (/v1/stream/<path>) from a shell.
+// warren stream create | append | read | tail | ls | rm — Durable Streams (/v1/stream/<path>) from a shell.
 // stdout carries only data (or, for create/append, the offset a script wants); everything meant
 // for a person goes to stderr. Requests go to the server and credential cli/client.ts resolves;
 // the protocol needs raw bodies and its own headers, so they are sent with that client's headers.
@@ -278,6 +278,114 @@ export const streamTail: Command = {
     } finally {
       process.off("SIGINT", interrupt);
     }
+  },
+};
+
+interface Listed {
+  path: string;
+  contentType: string;
+  bytes: number;
+  nextOffset: string;
+  closed: boolean;
+  createdAt: string;
+  ttlSeconds: number | null;
+  expiresAt: string | null;
+}
+
+/** A path as the server lists it (as in the URL) → as it is typed here, when that is the same stream. */
+function typedPath(listed: string): string {
+  try {
+    const decoded = listed.split("/").map(decodeURIComponent).join("/");
+    return url(decoded) === `/v1/stream/${listed}` ? decoded : listed;
+  } catch {
+    return listed;
+  }
+}
+
+const size = (n: number) => (n < 1024 ? `${n} B` : n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KiB` : n < 1024 ** 3 ? `${(n / 1024 / 1024).toFixed(1)} MiB` : `${(n / 1024 ** 3).toFixed(1)} GiB`);
+
+export const streamLs: Command = {
+  spec: {
+    name: "stream ls",
+    summary: "List your organization's streams (one prefix of paths, or all).",
+    usage: "warren stream ls [--prefix P] [--json]",
+    flags: {
+      ...clientFlags,
+      prefix: { type: "string", value: "prefix", help: "Only streams whose path starts with this, like builds/ (exactly: case kept, no wildcards)" },
+      json: { type: "boolean", help: "Print one JSON array of {path, contentType, bytes, nextOffset, closed, createdAt, ttlSeconds, expiresAt}" },
+    },
+    details: [
+      "One line per stream on stdout: path, content type, size, then closed / expiry when they apply.",
+      "The streams are those of the organization your credential acts in (an API key's own).",
+      "",
+      "Examples:",
+      "  warren stream ls --prefix builds/",
+      "  warren stream ls --json | jq -r '.[] | select(.closed) | .path'",
+    ].join("\n"),
+  },
+  async run(flags, positionals) {
+    const cmd = "stream ls";
+    if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"; to filter by path, give --prefix ${positionals[0]}`, cmd);
+    const prefix = (flags.prefix as string | undefined) ?? "";
+    if (prefix.startsWith("/")) throw new UsageError(`--prefix "${prefix}": stream paths have no leading /`, cmd);
+    const c = client(flags);
+    const all: Listed[] = [];
+    let cursor: string | null = null;
+    do {
+      const q = new URLSearchParams({ limit: "1000" });
+      // The server matches the path as it is in the URL: encode the prefix as url() does a path.
+      if (prefix) q.set("prefix", prefix.split("/").map(encodeURIComponent).join("/"));
+      if (cursor) q.set("cursor", cursor);
+      const page: { streams: Listed[]; next: string | null } = await c.json("GET", `/api/streams?${q}`);
+      all.push(...page.streams.map((s) => ({ ...s, path: typedPath(s.path) })));
+      cursor = page.next;
+    } while (cursor);
+    if (flags.json) {
+      await out(JSON.stringify(all) + "\n");
+      return 0;
+    }
+    if (!all.length) {
+      console.error(prefix ? `no streams under ${prefix}` : "no streams yet; make one with: warren stream create <path>");
+      return 0;
+    }
+    const width = Math.max(...all.map((s) => s.path.length));
+    const typeWidth = Math.max(...all.map((s) => s.contentType.length));
+    for (const s of all) {
+      const notes = [s.closed ? "closed" : "", s.expiresAt ? `expires ${s.expiresAt}${s.ttlSeconds !== null ? " unless used" : ""}` : ""].filter(Boolean).join(", ");
+      await out(`${s.path.padEnd(width)}  ${s.contentType.padEnd(typeWidth)}  ${size(s.bytes).padStart(10)}${notes ? `  ${notes}` : ""}\n`);
+    }
+    return 0;
+  },
+};
+
+export const streamRm: Command = {
+  spec: {
+    name: "stream rm",
+    summary: "Delete streams, their data with them.",
+    usage: "warren stream rm <path>…",
+    flags: clientFlags,
+    details: "Readers of a deleted stream get 404; its forks, if any, keep reading the data they share.\nExits 1 if any path was not a stream (the others are still deleted).",
+  },
+  async run(flags, positionals) {
+    const cmd = "stream rm";
+    if (!positionals.length) throw new UsageError("give the path of each stream to delete (see warren stream ls)", cmd);
+    const paths = positionals.map((p) => checkPath(p, cmd));
+    const c = client(flags);
+    let failed = 0;
+    for (const path of paths) {
+      const r = await send(c, "DELETE", path);
+      if (!r.ok) {
+        const e = await failure(c, r, path);
+        // A refused credential is the same answer for every path: say it once.
+        if (r.status === 401 || r.status === 403) throw e;
+        console.error(`warren ${cmd}: ${e.message}`);
+        failed++;
+        continue;
+      }
+      await r.body?.cancel();
+      console.error(`deleted stream ${path}`);
+    }
+    return failed ? 1 : 0;
   },
 };
 
