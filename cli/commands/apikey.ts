@@ -78,8 +78,8 @@ export const revoke: Command = {
   spec: {
     name: "apikey revoke",
     summary: "Revoke an API key: it stops working at once.",
-    usage: "warren apikey revoke <name | id | sk_live_prefix>",
-    flags: clientFlags,
+    usage: "warren apikey revoke <name | id | sk_live_prefix> [--json]",
+    flags: { ...clientFlags, json: { type: "boolean", help: "Print the revoked key (never the key itself) as JSON" } },
   },
   async run(flags, positionals) {
     const [which] = positionals;
@@ -93,7 +93,7 @@ export const revoke: Command = {
     if (matches.length > 1) throw new ClientError(`"${which}" matches ${matches.length} keys: give one's id (${matches.map((k) => k.id).join(", ")})`);
     const key = matches[0]!;
     await c.json("DELETE", `/api/api-keys/${encodeURIComponent(key.id)}`);
-    console.log(`revoked "${key.name}" (sk_live_${key.prefix}…, ${key.id})`);
+    console.log(flags.json ? JSON.stringify({ ...key, enabled: false }) : `revoked "${key.name}" (sk_live_${key.prefix}…, ${key.id})`);
     return 0;
   },
 };

@@ -18,8 +18,11 @@ export const login: Command = {
   spec: {
     name: "auth login",
     summary: "Sign this machine in with a pairing link.",
-    usage: "warren auth login <pairing link | server url>",
-    flags: { "device-name": { type: "string", value: "name", help: "How this machine is listed in your sessions (default: its hostname)" } },
+    usage: "warren auth login <pairing link | server url> [--json]",
+    flags: {
+      "device-name": { type: "string", value: "name", help: "How this machine is listed in your sessions (default: its hostname)" },
+      json: { type: "boolean", help: "Print who signed in, where and until when as JSON (never the session token)" },
+    },
     details: `Give the link from \`warren serve\` (first start), \`warren pair\` or the web app's "add a device".
 With only a server URL the pairing token is read from stdin. The session is stored 0600 in
 ~/.warren/logins.json (WARREN_HOME moves it), one per server.`,
@@ -35,7 +38,8 @@ With only a server URL the pairing token is read from stdin. The session is stor
     const { sessionToken, expiresAt } = (await r.json()) as { sessionToken: string; expiresAt: string };
     saveLogin({ server, sessionToken, expiresAt });
     const me = await client({ server }).json<SessionInfo>("GET", "/api/auth/session");
-    console.log(`signed in to ${server} as ${who(me)}; the session lasts until ${expiresAt} while in use`);
+    if (flags.json) console.log(JSON.stringify({ server, expiresAt, user: me.user, organizations: me.organizations, activeOrganizationId: me.activeOrganizationId }));
+    else console.log(`signed in to ${server} as ${who(me)}; the session lasts until ${expiresAt} while in use`);
     return 0;
   },
 };

@@ -13,13 +13,14 @@ export const pair: Command = {
   spec: {
     name: "pair",
     summary: "Print a one-time link that signs in the owner on a new device (run it on the server).",
-    usage: "warren pair [--data-dir dir | --database-url url] [--server url] [--ttl 5m] [--uses 1]",
+    usage: "warren pair [--data-dir dir | --database-url url] [--server url] [--ttl 5m] [--uses 1] [--json]",
     flags: {
       "data-dir": serve.spec.flags["data-dir"]!,
       "database-url": serve.spec.flags["database-url"]!,
       server: { type: "string", value: "url", env: "WARREN_PUBLIC_URL", help: `The address the link should point at (default: that of the server running on this data dir, else ${DEFAULT_SERVER})` },
       ttl: { type: "string", value: "duration", default: `${PAIRING_TTL_SECONDS / 60}m`, help: "How long the link stays valid" },
       uses: { type: "string", value: "n", default: "1", help: "How many times it can be used" },
+      json: { type: "boolean", help: "Print {url, expiresAt, uses} as JSON" },
     },
     details: "It talks to the database directly, so it works while the server runs and before anyone has signed in.",
   },
@@ -40,8 +41,11 @@ export const pair: Command = {
       const owner = await store.firstOwner();
       if (!owner) throw new ClientError("this database has no owner yet: start `warren serve` once; it prints the first link");
       const minted = await mintPairing(store, { userId: owner, invite: null, uses, createdBy: owner, ttlSeconds: ttl / 1000 });
-      console.log(pairingUrl(base, minted.token));
-      console.error(`valid until ${minted.expiresAt.toISOString()}, ${uses === 1 ? "once" : `${uses} times`}`);
+      if (flags.json) console.log(JSON.stringify({ url: pairingUrl(base, minted.token), expiresAt: minted.expiresAt.toISOString(), uses }));
+      else {
+        console.log(pairingUrl(base, minted.token));
+        console.error(`valid until ${minted.expiresAt.toISOString()}, ${uses === 1 ? "once" : `${uses} times`}`);
+      }
     } finally {
       await db.close();
     }

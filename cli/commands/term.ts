@@ -100,13 +100,13 @@ export const termKill: Command = {
   spec: {
     name: "term kill",
     summary: "End a terminal (SIGHUP, then SIGKILL after 5 s).",
-    usage: "warren term kill <id> [--host H]",
-    flags: { ...clientFlags, host: hostFlag },
+    usage: "warren term kill <id> [--host H] [--json]",
+    flags: { ...clientFlags, host: hostFlag, json: { type: "boolean", help: "Print the terminal as JSON" } },
   },
   async run(flags, positionals) {
     const id = one(positionals, "term kill");
-    await client(flags).json("DELETE", `${base(flags)}/${encodeURIComponent(id)}`);
-    console.log(`killed ${id}`);
+    const t = await client(flags).json<Terminal>("DELETE", `${base(flags)}/${encodeURIComponent(id)}`);
+    console.log(flags.json ? JSON.stringify(t) : `killed ${id}`);
     return 0;
   },
 };
