@@ -55,10 +55,10 @@ describe("warren completion", () => {
     expect(st).toEqual(["stream"]);
     expect(stream).toEqual(["create", "append", "read", "tail", "ls", "rm"]);
     expect(termNew).toEqual(expect.arrayContaining(["--server", "--api-key", "--host", "--cwd", "--attach", "--json", "--help"]));
-    expect(termNew.every((f) => f.startsWith("--"))).toBe(true);
+    expect(termNew!.every((f) => f.startsWith("--"))).toBe(true);
     expect(termNewA).toEqual(["--api-key", "--attach"]);
     // Every first word of the registry, and nothing else but help.
-    expect(top.sort()).toEqual([...new Set([...commands.map((c) => c.split(" ")[0]!), "help"])].sort());
+    expect(top!.sort()).toEqual([...new Set([...commands.map((c) => c.split(" ")[0]!), "help"])].sort());
     // A flag's value and a program's own arguments are left to the shell's default (files).
     expect(afterValue).toEqual([]);
     expect(afterDashDash).toEqual([]);
