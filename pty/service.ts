@@ -12,6 +12,8 @@ export interface ServiceOptions {
   windowBytes: number;
   idleMs: number;
   meter?: SessionMeter;
+  /** An org's terminal list changed: created, attached or left, exited, gone. */
+  onChange?(orgId: string): void;
 }
 
 export interface NewTerminal {
@@ -57,9 +59,13 @@ export class TerminalService {
       cols: t.cols,
       rows: t.rows,
       ...this.o,
-      onGone: (id) => this.sessions.delete(id),
+      onGone: (id) => {
+        this.sessions.delete(id);
+        this.o.onChange?.(orgId);
+      },
     });
     this.sessions.set(session.id, session);
+    this.o.onChange?.(orgId);
     return session;
   }
 

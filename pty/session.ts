@@ -34,6 +34,8 @@ export interface SessionOptions {
   /** Called once the session is over and its grace period for late reattaches has passed. */
   onGone(id: string): void;
   meter?: SessionMeter;
+  /** Its list entry changed (clients attached or left, the program exited): for live dashboards. */
+  onChange?(orgId: string): void;
 }
 
 /** What a session reports (the server's metrics; a host agent reports nowhere). */
@@ -132,12 +134,13 @@ export class TerminalSession {
     clearTimeout(this.idleTimer);
     this.pump(a);
     this.start();
+    this.o.onChange?.(this.orgId);
     return a;
   }
 
   detach(a: Attachment): void {
     a.done = true;
-    this.clients.delete(a);
+    if (this.clients.delete(a)) this.o.onChange?.(this.orgId);
     this.armIdle();
   }
 
@@ -220,6 +223,7 @@ export class TerminalSession {
     clearTimeout(this.killTimer);
     clearTimeout(this.idleTimer);
     for (const a of [...this.clients]) this.pump(a);
+    this.o.onChange?.(this.orgId);
     setTimeout(() => this.o.onGone(this.id), EXITED_GRACE_MS).unref();
   }
 

@@ -100,6 +100,11 @@ export class HostAgent {
     this.finish(null);
   }
 
+  /** This host's terminal list changed: the server tells dashboards (nothing is sent while disconnected). */
+  changed(): void {
+    if (this.hello?.changes && this.ws?.readyState === WebSocket.OPEN) this.mux?.control(FRAME.CHANGED, new Uint8Array(0));
+  }
+
   private setState(s: AgentState): void {
     this.state = s;
     this.o.onState?.(s);

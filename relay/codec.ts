@@ -27,6 +27,11 @@ export const FRAME = {
   HELLO: 10,
   /** Host → server: a fresh JWT for the connection, before the current one expires. */
   TOKEN: 11,
+  /**
+   * Host → server: its terminal list changed (for live dashboards); no payload. Sent only to a
+   * server whose HELLO says `changes: true` (an older one would take it for a protocol error).
+   */
+  CHANGED: 12,
 } as const;
 export type FrameType = (typeof FRAME)[keyof typeof FRAME];
 
@@ -95,6 +100,8 @@ export interface Hello {
   hostId: string;
   /** The name the host is listed under: the one it asked for, or with a suffix when that was taken. */
   name: string;
+  /** The server takes CHANGED frames. */
+  changes?: boolean;
   epoch: number;
   pingIntervalMs: number;
   window: number;
@@ -134,7 +141,7 @@ export function encodeU32(type: FrameType, stream: number, n: number): Uint8Arra
 
 /** A frame, or null when the bytes are not one (too short or too long, unknown type). */
 export function decode(bytes: Uint8Array): Frame | null {
-  if (bytes.length < HEADER || bytes.length > HEADER + MAX_FRAME || bytes[0]! < FRAME.OPEN || bytes[0]! > FRAME.TOKEN) return null;
+  if (bytes.length < HEADER || bytes.length > HEADER + MAX_FRAME || bytes[0]! < FRAME.OPEN || bytes[0]! > FRAME.CHANGED) return null;
   const stream = new DataView(bytes.buffer, bytes.byteOffset, bytes.length).getUint32(1);
   return { type: bytes[0] as FrameType, stream, payload: bytes.subarray(HEADER) };
 }

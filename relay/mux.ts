@@ -319,7 +319,7 @@ export class Mux {
   }
 
   /** Sends a connection-level frame (stream 0). */
-  control(type: (typeof FRAME)["PING" | "PONG" | "GOAWAY" | "HELLO" | "TOKEN"], payload?: Uint8Array | object): void {
+  control(type: (typeof FRAME)["PING" | "PONG" | "GOAWAY" | "HELLO" | "TOKEN" | "CHANGED"], payload?: Uint8Array | object): void {
     this.sendNow(payload instanceof Uint8Array || payload === undefined ? encode(type, 0, payload) : encodeJson(type, 0, payload));
   }
 

@@ -18,6 +18,7 @@ import { STREAM_PREFIX, streamRoutes, type StreamsModule } from "./streams";
 import { appOrigins, launchRoute, type Apps } from "./apps";
 import { MAX_MESSAGE } from "../relay/codec";
 import { metricsRoute } from "./metrics-routes";
+import { eventRoutes, type Events } from "./events";
 
 export interface AppContext {
   db: Db;
@@ -29,6 +30,7 @@ export interface AppContext {
   hub: Hub;
   streams: StreamsModule;
   apps: Apps;
+  events: Events;
 }
 
 export function createApp(ctx: AppContext) {
@@ -52,6 +54,7 @@ export function createApp(ctx: AppContext) {
     .use(hostRoutes(ctx.auth, ctx.hosts, ctx.apps))
     .use(terminalRoutes(ctx.auth, ctx.hosts))
     .use(launchRoute(ctx.apps))
+    .use(eventRoutes(ctx.auth, ctx.events))
     .use(ctx.config.metricsPublic ? metricsRoute(ctx.auth) : new Elysia())
     .use(streamRoutes({ auth: ctx.auth, ...ctx.streams, publicUrl: ctx.config.publicUrl }))
     .use(web());

@@ -13,6 +13,7 @@ import { bunTerminal, DEFAULTS, TerminalService } from "../pty";
 import { createRelay, type LocalHost } from "./relay";
 import { openStreams } from "./streams";
 import { Apps } from "./apps";
+import { Events } from "./events";
 import { logWriteErrors, terminalClients, terminalMeter, terminalSessions } from "./metrics";
 
 export const DRAIN_MS = 10_000;
@@ -50,15 +51,17 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   process.on("unhandledRejection", onRejection);
   process.on("uncaughtException", onException);
   const db = await openDatabase(config);
-  const auth = await createAuth(db, config, secret);
+  const events = new Events(log);
+  await events.start(db);
+  const auth = await createAuth(db, config, secret, events);
   const firstPairing = await bootstrapOwner(auth.store, config.bootstrapToken);
   let localOrg: string | null = null;
   const local: LocalHost = {
-    service: new TerminalService(bunTerminal, { ...DEFAULTS, idleMs: config.terminalIdleMs, meter: terminalMeter }),
+    service: new TerminalService(bunTerminal, { ...DEFAULTS, idleMs: config.terminalIdleMs, meter: terminalMeter, onChange: (org) => events.publish({ topic: "terminals", org }) }),
     enabled: config.localHost,
     orgId: async () => (localOrg ??= await auth.store.firstOrgId()),
   };
-  const { hub, directory } = createRelay(db, log, local, config.relayHeartbeatMs);
+  const { hub, directory } = createRelay(db, log, local, config.relayHeartbeatMs, events);
   const sessions = () => [...local.service.all()];
   const unmeter = [
     terminalSessions(() => [[{ state: "running" }, sessions().filter((t) => !t.exit).length], [{ state: "exited" }, sessions().filter((t) => t.exit).length]]),
@@ -67,7 +70,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   ];
   const streams = await openStreams(db, log, config, secret);
   const apps = new Apps(auth, directory, log, config);
-  const app = createApp({ db, log, config, secret, auth, hosts: directory, hub, streams, apps });
+  const app = createApp({ db, log, config, secret, auth, hosts: directory, hub, streams, apps, events });
   let metrics: ReturnType<typeof metricsListener> | null = null;
   let listener: Listener;
   try {
@@ -84,6 +87,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
     await app.server?.stop(true);
     // Nothing may keep the process alive after a failed start (the Postgres LISTEN connection would).
     await streams.stop();
+    await events.stop();
     await db.close();
     lease.release();
     throw e;
@@ -116,6 +120,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
       hub.shutdown();
       // Long-polls and SSE readers answer now instead of holding the drain open.
       streams.closing();
+      events.closing();
       let timer: ReturnType<typeof setTimeout> | undefined;
       const drained = await Promise.race([
         listener.stop(false).then(() => true),
@@ -130,6 +135,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
       // Elysia logs a request from a deferred hook; let those run before the last line.
       await new Promise((r) => setImmediate(r));
       await streams.stop();
+      await events.stop();
       await db.close();
       lease.release();
       log.info("stopped", { drained });

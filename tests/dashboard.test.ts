@@ -15,6 +15,8 @@ describe.if(HAVE_CHROMIUM)(`dashboard in Chromium (${DIALECT})`, () => {
   let owner: BrowserContext;
   let page: Page;
   let answer: "yes" | "no" = "yes";
+  /** What a prompt() is answered with. */
+  let typed = "";
   beforeAll(async () => {
     browser = await launch();
     s = await startServer();
@@ -23,7 +25,7 @@ describe.if(HAVE_CHROMIUM)(`dashboard in Chromium (${DIALECT})`, () => {
     await owner.grantPermissions(["clipboard-read", "clipboard-write"]);
     page = await owner.newPage();
     // Destructive actions ask first; these tests mean them (one test below says no).
-    page.on("dialog", (d) => void (answer === "yes" ? d.accept() : d.dismiss()));
+    page.on("dialog", (d) => void (answer === "yes" ? d.accept(d.type() === "prompt" ? typed : undefined) : d.dismiss()));
     await page.goto(`${s.url}/pair#token=${printedPairingToken(s)}`);
     await page.waitForURL(`${s.url}/`);
     await page.locator("#who", { hasText: "Owner" }).waitFor();
@@ -41,19 +43,25 @@ describe.if(HAVE_CHROMIUM)(`dashboard in Chromium (${DIALECT})`, () => {
   });
 
   test("create an API key: shown once, works from outside, revoked in the page → 401", async () => {
-    await page.getByLabel("Name").fill("ci-from-page");
+    await page.getByLabel("Name", { exact: true }).fill("ci-from-page");
     await page.getByRole("button", { name: "Create key" }).click();
     const value = page.locator("#secret-value");
     await value.waitFor();
     const key = (await value.textContent())!;
     issued.push(key);
     expect(key).toMatch(/^sk_live_/);
-    await page.getByRole("button", { name: "Copy" }).click();
+    await page.getByRole("button", { name: "Copy", exact: true }).click();
     expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(key);
+    // The next step, whole and copyable: the line that makes a machine a host with this key.
+    const command = `WARREN_API_KEY=${key} warren host start --daemon --server ${s.url} --name ci-from-page`;
+    expect(await page.locator("#next-value").textContent()).toBe(command);
+    await page.getByRole("button", { name: "Copy command" }).click();
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(command);
     await page.screenshot({ path: screenshotPath("dash-2-key-once"), fullPage: true });
     expect((await fetch(`${s.url}/api/orgs`, { headers: { "x-api-key": key } })).status).toBe(200);
     await page.getByRole("button", { name: "Done, hide it" }).click();
     expect(await page.content()).not.toContain(key);
+    expect(await page.content()).not.toContain(key.slice(8));
     await page.getByRole("cell", { name: `sk_live_${key.slice(8, 16)}…` }).waitFor();
     await page.getByRole("button", { name: "Revoke key ci-from-page" }).click();
     await page.getByRole("button", { name: "Revoke key ci-from-page" }).waitFor({ state: "detached" });
@@ -89,11 +97,12 @@ describe.if(HAVE_CHROMIUM)(`dashboard in Chromium (${DIALECT})`, () => {
     await bea.close();
   });
 
-  test("add a device; revoke that browser's session from here → its next action sends it to /pair", async () => {
+  test("add a device; revoke that browser's session from here → it goes to /pair by itself (live), without an action", async () => {
     await page.getByRole("button", { name: "Add a device" }).click();
     await page.locator("#secret-value").waitFor();
     const link = (await page.locator("#secret-value").textContent())!;
     issued.push(link.split("#token=")[1]!);
+    expect(await page.locator("#next-value").textContent()).toBe(`warren auth login '${link}'`);
     await page.getByRole("button", { name: "Done, hide it" }).click();
     const other = await browser.newContext({ userAgent: "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0" });
     const otherPage = await other.newPage();
@@ -103,8 +112,6 @@ describe.if(HAVE_CHROMIUM)(`dashboard in Chromium (${DIALECT})`, () => {
     await page.reload();
     await page.getByRole("button", { name: "Revoke Firefox on Linux" }).click();
     await page.getByRole("button", { name: "Revoke Firefox on Linux" }).waitFor({ state: "detached" });
-    await otherPage.getByLabel("Name").fill("anything");
-    await otherPage.getByRole("button", { name: "Create key" }).click();
     await otherPage.waitForURL(`${s.url}/pair`);
     await otherPage.screenshot({ path: screenshotPath("dash-5-revoked-elsewhere") });
     await other.close();
@@ -158,6 +165,49 @@ describe.if(HAVE_CHROMIUM)(`dashboard in Chromium (${DIALECT})`, () => {
     liar.ws.close();
   });
 
+  test("the page follows changes by itself: a host connecting and leaving, a terminal made elsewhere, a key, a member", async () => {
+    await page.reload();
+    await page.locator("#live", { hasText: "Live" }).waitFor();
+    const me = await page.evaluate(async () => (await fetch("/api/auth/session")).json());
+    const post = (path: string, body: unknown) => page.evaluate(async ([p, b]) => (await fetch(p as string, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(b) })).json(), [path, body] as const);
+    // A key made by another client (here: the same user's fetch, outside the page's own code).
+    const { key } = await post("/api/api-keys", { name: "live-key", organizationId: me.activeOrganizationId });
+    issued.push(key);
+    await page.getByRole("button", { name: "Revoke key live-key" }).waitFor();
+    // A host connects: its card appears, with what it is; a terminal made from the CLI shows on it.
+    const home = tempDir("warren-host-");
+    const agent = spawnWarren(["host", "start", "--server", s.url, "--name", "livebox"], { env: { WARREN_HOME: home, HOME: home, WARREN_API_KEY: key } });
+    await agent.waitFor(/connected: livebox/);
+    const card = page.locator(".host", { hasText: "livebox" });
+    await card.getByText(/^remote · \S+ · warren \d/).waitFor();
+    await card.getByText(/online since just now/).waitFor();
+    const made = spawnWarren(["term", "new", "--server", s.url, "--host", "livebox", "--", "sh", "-c", "echo live; sleep 300"], { env: { WARREN_HOME: home, HOME: home, WARREN_API_KEY: key } });
+    expect(await made.exited).toBe(0);
+    await card.getByRole("link", { name: /sleep 300/ }).waitFor();
+    // It goes away: offline, with when it was last seen; nothing else on the page moved.
+    agent.proc.kill("SIGTERM");
+    await agent.exited;
+    await card.getByText(/offline, last seen just now/).waitFor();
+    await page.getByRole("button", { name: "Revoke key live-key" }).waitFor();
+    // The local host says it is this server.
+    await page.locator(".host").first().getByText(/^this server · /).waitFor();
+    await page.screenshot({ path: screenshotPath("dash-9-live"), fullPage: true });
+  });
+
+  test("owners rename and remove a remote host from its card (after saying yes); the local host has no such buttons", async () => {
+    await page.reload();
+    const card = page.locator(".host", { hasText: "livebox" });
+    await card.waitFor();
+    expect(await page.locator(".host").first().getByRole("button", { name: /^Remove host/ }).count()).toBe(0);
+    typed = "livebox-2";
+    await card.getByRole("button", { name: "Rename host livebox" }).click();
+    await page.locator(".host h3", { hasText: "livebox-2" }).waitFor();
+    await page.getByRole("button", { name: "Remove host livebox-2" }).click();
+    await page.getByRole("button", { name: "Remove host livebox-2" }).waitFor({ state: "detached" });
+    const hosts = await page.evaluate(async () => (await (await fetch("/api/hosts")).json()).hosts.map((h: { name: string }) => h.name));
+    expect(hosts).not.toContain("livebox-2");
+  });
+
   test("where the Clipboard API is refused, Copy selects the key for Ctrl-C instead of failing silently", async () => {
     const plain = await browser.newContext();
     const p = await plain.newPage();
@@ -169,12 +219,12 @@ describe.if(HAVE_CHROMIUM)(`dashboard in Chromium (${DIALECT})`, () => {
     await p.goto(link);
     await p.waitForURL(`${s.url}/`);
     await p.evaluate(() => Object.defineProperty(navigator, "clipboard", { value: undefined }));
-    await p.getByLabel("Name").fill("no-clipboard");
+    await p.getByLabel("Name", { exact: true }).fill("no-clipboard");
     await p.getByRole("button", { name: "Create key" }).click();
     await p.locator("#secret-value", { hasText: "sk_live_" }).waitFor();
     const key = (await p.locator("#secret-value").textContent())!;
     issued.push(key);
-    await p.getByRole("button", { name: "Copy" }).click();
+    await p.getByRole("button", { name: "Copy", exact: true }).click();
     await p.getByRole("button", { name: "Selected: press Ctrl-C" }).waitFor();
     expect(await p.evaluate(() => getSelection()?.toString())).toBe(key);
     await plain.close();

@@ -144,7 +144,8 @@ Examples:
 async function foreground(c: ReturnType<typeof client>, name: string, autoName: boolean, exposed: number[], detached: boolean): Promise<number> {
   const stamp = () => new Date().toISOString();
   const log = (line: string) => process.stderr.write(`${stamp()} ${line}\n`);
-  const service = new TerminalService(bunTerminal, DEFAULTS);
+  // The server hears when the terminal list changes, for dashboards that show it live.
+  const service = new TerminalService(bunTerminal, { ...DEFAULTS, onChange: () => agent.changed() });
   const base: Omit<StateFile, keyof AgentState> = { pid: process.pid, server: c.server, name, exposed, updatedAt: stamp() };
   mkdirSync(hostDir(), { recursive: true, mode: 0o700 });
   writeFileSync(join(hostDir(), PID), `${process.pid}\n`, { mode: 0o600 });

@@ -29,6 +29,7 @@ export const apiKeyRoutes = (auth: Auth) =>
         const expiresAt = body.expiresInDays ? new Date(Date.now() + body.expiresInDays * 86_400_000) : null;
         const prefix = apiKeyPrefix(key);
         await auth.store.addApiKey({ id, keyHash: hashToken(key), prefix, name: body.name, userId: principal.userId, orgId: body.organizationId, expiresAt }, new Date());
+        auth.events.publish({ topic: "keys", user: principal.userId });
         set.status = 201;
         set.headers["cache-control"] = "no-store";
         return { id, key, prefix, name: body.name, organizationId: body.organizationId, expiresAt: expiresAt?.toISOString() ?? null };
@@ -51,11 +52,13 @@ export const apiKeyRoutes = (auth: Auth) =>
       if (!change.success || fields.length === 0) throw new HttpError(400, "invalid_request", "send name (text) and/or enabled (true or false)");
       if (!(await auth.store.updateApiKey(params.id, principal.userId, change.data))) throw new HttpError(404, "not_found", "no such API key");
       auth.resolver.forget({ userId: principal.userId });
+      auth.events.publish({ topic: "keys", user: principal.userId });
       return (await auth.store.listApiKeys(principal.userId)).find((k) => k.id === params.id);
     })
     .delete("/api/api-keys/:id", async ({ principal, params, set }) => {
       requireSession(principal);
       if (!(await auth.store.deleteApiKey(params.id, principal.userId))) throw new HttpError(404, "not_found", "no such API key");
       auth.resolver.forget({ userId: principal.userId });
+      auth.events.publish({ topic: "keys", user: principal.userId });
       set.status = 204;
     });

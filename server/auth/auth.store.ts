@@ -82,7 +82,7 @@ export function makeAuthStore(db: Db) {
           activeOrgId = first?.orgId ?? null;
         }
         await tx.insert(sessions).values({ ...session, userId, activeOrgId, createdAt: now, lastUsedAt: now });
-        return { userId, sessionId: session.id, expiresAt: session.expiresAt };
+        return { userId, sessionId: session.id, expiresAt: session.expiresAt, joined: tok.inviteEmail ? tok.orgId : null };
       });
     },
 

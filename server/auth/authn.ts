@@ -6,6 +6,7 @@ import type { Server } from "bun";
 import { HttpError } from "../http/errors";
 import { noteUser } from "../http/access-log";
 import { clientIp } from "../http/client-ip";
+import type { Events } from "../events";
 import type { ServeConfig } from "../config";
 import type { Principal } from "./principal";
 import type { Resolver, Resolved } from "./resolver";
@@ -20,6 +21,8 @@ export interface Auth {
   trustedProxies: Set<string>;
   /** The issuer of the JWTs this server signs (auth/index.ts). */
   issuer: string;
+  /** Where auth writes announce what they changed (keys, members, sessions) to live dashboards. */
+  events: Events;
 }
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);

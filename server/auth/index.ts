@@ -6,6 +6,7 @@
 import { randomBytes } from "node:crypto";
 import type { Db } from "../db";
 import type { ServeConfig } from "../config";
+import type { Events } from "../events";
 import type { Auth } from "./authn";
 import { Jwts, publishLead } from "./jwt";
 import { Resolver } from "./resolver";
@@ -29,11 +30,11 @@ export { authStore } from "./store";
  * replica on the database shares, so that each one's tokens verify on all of them — a listen
  * address would differ from replica to replica); tokens naming either verify.
  */
-export async function createAuth(db: Db, config: ServeConfig, secret: Buffer): Promise<Auth> {
+export async function createAuth(db: Db, config: ServeConfig, secret: Buffer, events: Events): Promise<Auth> {
   const store = authStore(db);
   const installation = `urn:warren:${await store.installationId(randomBytes(16).toString("hex"))}`;
   const issuer = config.publicUrl ?? installation;
-  const auth = { store, config, trustedProxies: new Set(config.trustedProxies), issuer } as Auth;
+  const auth = { store, config, trustedProxies: new Set(config.trustedProxies), issuer, events } as Auth;
   auth.jwts = new Jwts(store, secret, { sign: issuer, accept: [...new Set([issuer, installation])] }, Math.round(config.jwtLifetimeMs / 1000), publishLead(config.jwksMaxAgeMs));
   await auth.jwts.init();
   auth.resolver = new Resolver(store, config.secureCookies, auth.jwts);

@@ -75,6 +75,7 @@ export const orgRoutes = (auth: Auth) =>
           throw new HttpError(409, "already_member", "that user is already a member; change their role instead");
         }
         auth.resolver.forget({ userId: body.userId });
+        auth.events.publish({ topic: "members", org: params.id });
         set.status = 201;
         return { userId: body.userId, role: body.role };
       },
@@ -104,4 +105,7 @@ async function change(auth: Auth, orgId: string, userId: string, role: Role | nu
   if (result === "not_found") throw new HttpError(404, "not_found", "no such member");
   if (result === "last_owner") throw new HttpError(409, "last_owner", "an organization needs at least one owner; make someone else owner first");
   auth.resolver.forget({ userId });
+  auth.events.publish({ topic: "members", org: orgId });
+  // Their own page too: a role or an organization of theirs came or went.
+  auth.events.publish({ topic: "members", user: userId });
 }

@@ -89,6 +89,8 @@ export const authRoutes = (auth: Auth) =>
           auth.resolver.failed(ip);
           throw invalid();
         }
+        auth.events.publish({ topic: "sessions", user: session.userId });
+        if (session.joined) auth.events.publish({ topic: "members", org: session.joined });
         if (body.client === "cli") return { sessionToken: token, expiresAt: session.expiresAt.toISOString() };
         set.headers["set-cookie"] = setCookie("warren_session", auth.config.secureCookies, token, session.expiresAt);
         return { authenticated: true, expiresAt: session.expiresAt.toISOString() };
@@ -125,6 +127,7 @@ export const authRoutes = (auth: Auth) =>
       if (principal.sessionId) {
         await auth.store.deleteSession(principal.sessionId, principal.userId);
         auth.resolver.forget({ sessionId: principal.sessionId });
+        auth.events.publish({ topic: "sessions", user: principal.userId });
       }
       if (principal.viaCookie) set.headers["set-cookie"] = clearedCookie("warren_session", auth.config.secureCookies);
       set.status = 204;
@@ -149,6 +152,7 @@ export const authRoutes = (auth: Auth) =>
       requireSession(principal);
       if (!(await auth.store.deleteSession(params.id, principal.userId))) throw new HttpError(404, "not_found", "no such session");
       auth.resolver.forget({ sessionId: params.id });
+      auth.events.publish({ topic: "sessions", user: principal.userId });
       set.status = 204;
     })
     .post(

@@ -126,6 +126,7 @@ export class Directory {
     }
     const link = this.hub.link(host.id);
     if (link) link.name = name;
+    this.hub.changed(host.organizationId);
   }
 
   /** Removes a remote host (the caller is an owner or admin of its org); a connected one is disconnected first. */

@@ -9,6 +9,7 @@ import { Mux, type Transport } from "../../relay/mux";
 import { newId } from "../auth/tokens";
 import type { Logger } from "../log";
 import type { HostStore } from "./store";
+import type { Events } from "../events";
 import { hostsOnline, relayMeter, relayStreams } from "../metrics";
 
 export const CLOSE_HOST = {
@@ -27,6 +28,8 @@ export const CLOSE_HOST = {
 } as const;
 
 const MISSES_ALLOWED = 3;
+/** A host's terminal-list notices are coalesced over this long. */
+const CHANGED_EVERY_MS = 250;
 /**
  * How often each live host's token is put through the resolver again, so that revoking the key
  * or session it came from (or removing its user from the org) ends the connection within
@@ -51,6 +54,8 @@ export interface HostLink {
   token: string;
   mux: Mux;
   missed: number;
+  /** Set while a CHANGED notice waits to go out. */
+  changeTimer?: ReturnType<typeof setTimeout>;
   close(code: number, reason: string): void;
 }
 
@@ -89,6 +94,7 @@ export class Hub {
     private store: HostStore,
     private log: Logger,
     readonly pingMs: number,
+    private events: Events,
   ) {
     this.timer = setInterval(() => this.heartbeat(), pingMs);
     this.timer.unref();
@@ -125,8 +131,9 @@ export class Hub {
       // A newer connection got in first while we were registering: this one is the stale one.
       close(CLOSE_HOST.REPLACED, "another connection registered this host");
     }
-    const hello: Hello & { orgId: string } = { hostId: id, name, epoch, pingIntervalMs: this.pingMs, window: INITIAL_WINDOW, orgId: c.orgId };
+    const hello: Hello & { orgId: string } = { hostId: id, name, epoch, pingIntervalMs: this.pingMs, window: INITIAL_WINDOW, orgId: c.orgId, changes: true };
     link.mux.control(FRAME.HELLO, hello);
+    this.changed(c.orgId);
     this.log.info("host connected", { host: id, name, org: c.orgId, epoch, version: c.version, platform: c.platform });
     return link;
   }
@@ -138,6 +145,7 @@ export class Hub {
     this.links.delete(link.id);
     this.log.info("host disconnected", { host: link.id, name: link.name, epoch: link.epoch, code });
     await this.store.offline(link.id, link.epoch, new Date()).catch((e) => this.log.error("marking a host offline failed", { error: String(e) }));
+    this.changed(link.orgId);
   }
 
   /** An owner or admin removed the host: its agent is told (and stops), then the row goes. */
@@ -149,7 +157,13 @@ export class Hub {
       link.mux.closeAll();
     }
     await this.store.remove(orgId, id);
+    this.changed(orgId);
     this.log.info("host removed", { host: id, org: orgId });
+  }
+
+  /** An org's host list changed (connected, gone, renamed, removed): live dashboards refetch it. */
+  changed(orgId: string): void {
+    this.events.publish({ topic: "hosts", org: orgId });
   }
 
   /** The live link of a host connected to this process. */
@@ -194,6 +208,14 @@ export class Hub {
         .catch((e) => this.log.error("host heartbeat write failed", { error: String(e) }));
     } else if (type === FRAME.TOKEN) {
       this.onToken?.(link, new TextDecoder().decode(payload));
+    } else if (type === FRAME.CHANGED) {
+      // At most one notice per link per CHANGED_EVERY_MS (the last one is never lost), so a
+      // chatty host cannot flood every dashboard of its org.
+      if (link.changeTimer) return;
+      link.changeTimer = setTimeout(() => {
+        link.changeTimer = undefined;
+        this.events.publish({ topic: "terminals", org: link.orgId });
+      }, CHANGED_EVERY_MS);
     }
   }
 

@@ -1,5 +1,5 @@
 // server/relay: the server's side of the relay (SPEC §4).
-//   createRelay(db, log, local, pingMs)  the hub of connected hosts and the host directory
+//   createRelay(db, log, local, pingMs, events)  the hub of connected hosts and the host directory
 //   relayConnect(auth, hub)              /relay/connect, where hosts dial in
 //   hostRoutes(auth, directory, apps)    /api/hosts: list, rename, remove
 //   portRoutes(auth, directory)          /api/hosts/:id/ports/:port/… to a host's exposed ports
@@ -8,6 +8,7 @@
 // The wire format and the multiplexer are shared with the host agent, in relay/ at the top.
 import type { Db } from "../db";
 import type { Logger } from "../log";
+import type { Events } from "../events";
 import { Directory, type LocalHost } from "./directory";
 import { Hub } from "./hub";
 import { hostStore } from "./store";
@@ -18,8 +19,8 @@ export { portRoutes } from "./ports";
 export { Directory, LOCAL_HOST_ID, type LocalHost, type HostEntry } from "./directory";
 export { Hub, CLOSE_HOST } from "./hub";
 
-export function createRelay(db: Db, log: Logger, local: LocalHost, pingMs: number): { hub: Hub; directory: Directory } {
+export function createRelay(db: Db, log: Logger, local: LocalHost, pingMs: number, events: Events): { hub: Hub; directory: Directory } {
   const store = hostStore(db);
-  const hub = new Hub(store, log, pingMs);
+  const hub = new Hub(store, log, pingMs, events);
   return { hub, directory: new Directory(local, hub, store) };
 }

@@ -1,14 +1,42 @@
 // /: the dashboard — organizations, hosts and terminals, API keys, members, sessions. Every action
 // is the same JSON API the CLI uses. A 401 at any point means this browser was signed out: back
 // to /pair. Secrets (a new key, an invite link) are shown once and removed from the page on "Done".
+// It stays current by itself: /api/events says which section changed, and that section is
+// fetched again (after a dropped connection, everything is).
 const $ = (id) => document.getElementById(id);
-const when = (iso) => (iso ? new Date(iso).toLocaleString() : "never");
 let me;
+let leaving = false;
+/** Signed out: to /pair, once (two navigations racing would abort each other). */
+function toPair() {
+  if (!leaving) location.replace("/pair");
+  leaving = true;
+}
+/** What the sections need from the last full load: the active org, and whether I manage it. */
+let view = { active: null, manager: false, orgName: (id) => id };
+
+/** A time as people say it ("5 min ago"), the exact one on hover; kept current by a timer. */
+function when(iso, prefix = "") {
+  if (!iso) return el("span", { textContent: `${prefix}never` });
+  const t = el("time", { dateTime: iso, title: new Date(iso).toLocaleString(), textContent: prefix + ago(iso) });
+  t.dataset.prefix = prefix;
+  return t;
+}
+function ago(iso) {
+  const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
+  if (s < 45) return "just now";
+  if (s < 3600) return `${Math.round(s / 60)} min ago`;
+  if (s < 86_400) return `${Math.round(s / 3600)} h ago`;
+  const d = Math.round(s / 86_400);
+  return d === 1 ? "yesterday" : d < 30 ? `${d} days ago` : new Date(iso).toLocaleDateString();
+}
+setInterval(() => {
+  for (const t of document.querySelectorAll("time[datetime]")) t.textContent = t.dataset.prefix + ago(t.dateTime);
+}, 30_000);
 
 async function call(method, path, body) {
   const r = await fetch(path, { method, headers: body ? { "content-type": "application/json" } : {}, body: body ? JSON.stringify(body) : undefined });
   if (r.status === 401) {
-    location.replace("/pair");
+    toPair();
     throw new Error("signed out");
   }
   if (!r.ok) {
@@ -41,33 +69,41 @@ async function act(fn) {
   }
 }
 
-function showSecret(label, value) {
+/** Shows a secret once, and optionally the exact command to use it with ("next step"). */
+function showSecret(label, value, next) {
   $("secret-label").textContent = label;
   $("secret-value").textContent = value;
+  $("next-label").textContent = next?.label ?? "";
+  $("next-value").textContent = next?.command ?? "";
+  $("next").hidden = !next;
   $("secret").hidden = false;
   $("secret-copy").focus();
 }
 // Where the Clipboard API is missing (plain http on a LAN is not a secure context) or refused,
 // the text is selected instead, for Ctrl-C / Cmd-C.
-$("secret-copy").onclick = async () => {
-  const copied = await navigator.clipboard?.writeText($("secret-value").textContent).then(() => true, () => false);
-  if (copied) return void ($("secret-copy").textContent = "Copied");
+const copier = (button, source) => async () => {
+  const copied = await navigator.clipboard?.writeText(source.textContent).then(() => true, () => false);
+  if (copied) return void (button.textContent = "Copied");
   const range = document.createRange();
-  range.selectNodeContents($("secret-value"));
+  range.selectNodeContents(source);
   getSelection().removeAllRanges();
   getSelection().addRange(range);
-  $("secret-copy").textContent = "Selected: press Ctrl-C";
+  button.textContent = "Selected: press Ctrl-C";
 };
+$("secret-copy").onclick = copier($("secret-copy"), $("secret-value"));
+$("next-copy").onclick = copier($("next-copy"), $("next-value"));
 $("secret-dismiss").onclick = () => {
-  $("secret-value").textContent = "";
-  $("secret-label").textContent = "";
+  for (const id of ["secret-value", "secret-label", "next-value", "next-label"]) $(id).textContent = "";
   $("secret").hidden = true;
   $("secret-copy").textContent = "Copy";
+  $("next-copy").textContent = "Copy";
 };
+/** Quoted for a POSIX shell, as the CLI lines we show are pasted into one. */
+const sh = (text) => (/^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`);
 
 async function load() {
   me = await call("GET", "/api/auth/session");
-  if (!me.authenticated) return location.replace("/pair");
+  if (!me.authenticated) return toPair();
   $("who").textContent = `${me.user.name}${me.user.email ? ` <${me.user.email}>` : ""}`;
   $("sign-out").hidden = false;
   const orgName = (id) => me.organizations.find((o) => o.id === id)?.slug ?? id;
@@ -75,24 +111,21 @@ async function load() {
   $("org-select").replaceChildren(...options());
   $("key-org").replaceChildren(...options());
   const active = me.organizations.find((o) => o.id === me.activeOrganizationId);
-  const manager = active && active.role !== "member";
+  view = { active, manager: !!active && active.role !== "member", orgName };
 
   // Each section loads and fails on its own: one unreachable host, or one failing call, shows
   // its error where it belongs and never blanks the rest of the page.
-  await Promise.all([
-    section("hosts", () => loadHosts()),
-    section("keys", () => loadKeys(orgName)),
-    section("members", () => loadMembers(active, manager)),
-    section("sessions", () => loadSessions()),
-  ]);
+  await Promise.all(Object.keys(SECTIONS).map((id) => section(id)));
 }
 
+const SECTIONS = { hosts: () => loadHosts(), keys: () => loadKeys(), members: () => loadMembers(), sessions: () => loadSessions() };
+
 /** Runs one section's loader; its failure is shown in that section only (sign-out still goes to /pair). */
-async function section(id, load) {
+async function section(id) {
   const host = $(id).closest("section");
   let error = host.querySelector(".section-error");
   try {
-    await load();
+    await SECTIONS[id]();
     error?.remove();
   } catch (e) {
     if (e.message === "signed out") throw e;
@@ -104,7 +137,40 @@ async function section(id, load) {
 async function loadHosts() {
   const { hosts } = await call("GET", "/api/hosts");
   const blocks = await Promise.all(hosts.map((h) => hostCard(h)));
-  $("hosts").replaceChildren(...(blocks.length ? blocks : [el("p", { className: "hint", textContent: "No hosts in this organization yet. Run `warren host start` on a machine." })]));
+  $("hosts").replaceChildren(
+    ...(blocks.length
+      ? blocks
+      : [el("p", { className: "hint" }, "No hosts yet. Create an API key below, then run the line it shows on the machine you want to reach (", el("code", { textContent: "warren host start --daemon" }), ").")]),
+  );
+}
+
+/** What tells one host from another: where it is, what it runs, since when. */
+function hostFacts(h) {
+  const facts = [h.kind === "local" ? "this server" : "remote", h.platform, h.version && `warren ${h.version}`].filter(Boolean).join(" · ");
+  return el(
+    "p",
+    { className: "facts" },
+    el("span", { className: `badge ${h.kind}`, textContent: facts }),
+    " ",
+    h.online
+      ? el("span", { className: "online" }, "online", h.connectedSince ? when(h.connectedSince, " since ") : null)
+      : el("span", { className: "offline" }, "offline, last seen ", when(h.lastSeen)),
+  );
+}
+
+/** Rename and Remove, for owners and admins, on hosts that dialled in. */
+function hostActions(h) {
+  if (h.kind !== "remote" || !view.manager) return null;
+  return el(
+    "span",
+    { className: "host-actions" },
+    button("Rename", `Rename host ${h.name}`, () => {
+      const name = prompt(`New name for ${h.name} (letters, digits, ".", "_", "-")`, h.name);
+      if (name && name !== h.name) act(() => call("PATCH", `/api/hosts/${encodeURIComponent(h.id)}`, { name }));
+    }),
+    " ",
+    danger("Remove", `Remove host ${h.name}`, () => call("DELETE", `/api/hosts/${encodeURIComponent(h.id)}`)),
+  );
 }
 
 /** A host and its terminals; an offline host, or one whose terminals cannot be listed, says so on its own card. */
@@ -125,14 +191,15 @@ async function hostCard(h) {
       {},
       cell(el("a", { href: `/term/${encodeURIComponent(h.id)}/${encodeURIComponent(t.id)}`, target: "_blank", rel: "noopener", textContent: t.cmd.join(" ") })),
       cell(t.exit ? `ended (${t.exit.signal ?? `code ${t.exit.code}`})` : `running, ${t.attached} attached`),
-      cell(when(t.createdAt)),
+      cell(when(t.createdAt, "started ")),
       cell(t.exit ? "" : danger("Kill", `Kill ${t.cmd.join(" ")}`, () => call("DELETE", `/api/hosts/${encodeURIComponent(h.id)}/terminals/${encodeURIComponent(t.id)}`))),
     ),
   );
   return el(
     "div",
     { className: "host" },
-    el("h3", {}, `${h.name} `, el("span", { className: h.online ? "online" : "offline", textContent: h.online ? "online" : `offline, last seen ${when(h.lastSeen)}` })),
+    el("h3", {}, h.name, " ", hostActions(h)),
+    hostFacts(h),
     h.apps.length
       ? el(
           "p",
@@ -157,35 +224,46 @@ async function hostCard(h) {
     problem
       ? el("p", { className: "error", role: "alert", textContent: problem })
       : !h.online
-        ? el("p", { className: "hint", textContent: "Its terminals come back when it reconnects (warren host start on that machine)." })
+        ? el("p", { className: "hint" }, "Its terminals come back when it reconnects: run ", el("code", { textContent: "warren host start --daemon" }), " on that machine.")
         : rows.length
           ? el("table", {}, el("tbody", {}, ...rows))
-          : el("p", { className: "hint", textContent: "No terminals yet." }),
+          : el("p", { className: "hint" }, "No terminals yet: New terminal opens one here, or from a shell ", el("code", { textContent: `warren term new --host ${h.kind === "local" ? "local" : h.name} --attach` }), "."),
   );
 }
 
-async function loadKeys(orgName) {
+/** A table's body, or one row saying what to do when there is nothing in it. */
+function fill(table, rows, empty) {
+  const columns = table.tHead.rows[0].cells.length;
+  table.tBodies[0].replaceChildren(...(rows.length ? rows : [el("tr", { className: "empty" }, el("td", { colSpan: columns, className: "hint", textContent: empty }))]));
+}
+
+async function loadKeys() {
   const { keys } = await call("GET", "/api/api-keys");
-  $("keys").tBodies[0].replaceChildren(
-    ...keys.map((k) =>
+  fill(
+    $("keys"),
+    keys.map((k) =>
       el(
         "tr",
         {},
         cell(k.name + (k.enabled ? "" : " (disabled)")),
         cell(el("code", { textContent: `sk_live_${k.prefix}…` })),
-        cell(orgName(k.organizationId)),
+        cell(view.orgName(k.organizationId)),
         cell(when(k.lastUsedAt)),
         cell(danger("Revoke", `Revoke key ${k.name}`, () => call("DELETE", `/api/api-keys/${encodeURIComponent(k.id)}`))),
       ),
     ),
+    "No API keys yet. Create one for a machine to connect as a host, or for CI.",
   );
 }
 
-async function loadMembers(active, manager) {
+async function loadMembers() {
+  const { active, manager } = view;
   const { members } = active ? await call("GET", `/api/orgs/${encodeURIComponent(active.id)}/members`) : { members: [] };
   $("invite-form").hidden = !manager;
-  $("members").tBodies[0].replaceChildren(
-    ...members.map((m) => {
+  $("members-alone").hidden = !(manager && members.length === 1);
+  fill(
+    $("members"),
+    members.map((m) => {
       const self = m.userId === me.user.id;
       const role = manager && !self
         ? el("select", { ariaLabel: `Role of ${m.email ?? m.name}`, onchange: (e) => act(() => call("PATCH", `/api/orgs/${encodeURIComponent(active.id)}/members/${encodeURIComponent(m.userId)}`, { role: e.target.value })) },
@@ -200,6 +278,7 @@ async function loadMembers(active, manager) {
         cell(manager && !self ? danger("Remove", `Remove ${m.email ?? m.name}`, () => call("DELETE", `/api/orgs/${encodeURIComponent(active.id)}/members/${encodeURIComponent(m.userId)}`)) : ""),
       );
     }),
+    "You are in no organization.",
   );
 }
 
@@ -225,7 +304,11 @@ $("key-form").onsubmit = (e) => {
   act(async () => {
     const k = await call("POST", "/api/api-keys", { name: $("key-name").value, organizationId: $("key-org").value });
     $("key-name").value = "";
-    showSecret(`Your new API key "${k.name}". It is shown only now: copy it into your secret store.`, k.key);
+    const host = /^(?!local$)[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(k.name) ? k.name : "my-machine";
+    showSecret(`Your new API key "${k.name}". It is shown only now: copy it into your secret store.`, k.key, {
+      label: "To make a machine a host with it, run this there:",
+      command: `WARREN_API_KEY=${k.key} warren host start --daemon --server ${sh(location.origin)} --name ${sh(host)}`,
+    });
   });
 };
 $("invite-form").onsubmit = (e) => {
@@ -242,11 +325,46 @@ $("invite-form").onsubmit = (e) => {
 $("add-device").onclick = () =>
   act(async () => {
     const link = await call("POST", "/api/auth/pairing-links", {});
-    showSecret("Open this one-time link on your other device (valid 5 minutes, once):", link.url);
+    showSecret("Open this one-time link on your other device (valid 5 minutes, once):", link.url, {
+      label: "Or sign a command line in with it:",
+      command: `warren auth login ${sh(link.url)}`,
+    });
   });
 $("sign-out").onclick = async () => {
   await fetch("/api/auth/sign-out", { method: "POST" });
-  location.replace("/pair");
+  toPair();
 };
 
-act(async () => {});
+/** Live updates: a notice names a section, which is fetched again; a reconnect refetches everything. */
+function live() {
+  const source = new EventSource("/api/events");
+  const pending = new Set();
+  let timer;
+  let dropped = false;
+  const state = (text, cls) => Object.assign($("live"), { textContent: text, className: cls });
+  source.addEventListener("ready", () => {
+    state("Live", "live-on");
+    if (dropped) act(async () => {});
+    dropped = false;
+  });
+  source.addEventListener("change", (e) => {
+    const { topic } = JSON.parse(e.data);
+    // Terminals are listed on their host's card; a membership change may change my orgs and role.
+    pending.add(topic === "terminals" ? "hosts" : topic === "members" ? "*" : topic);
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      const ids = [...pending];
+      pending.clear();
+      if (ids.includes("*")) act(async () => {});
+      else for (const id of ids) if (SECTIONS[id]) section(id).catch(() => {});
+    }, 150);
+  });
+  source.onerror = () => {
+    dropped = true;
+    state("Reconnecting…", "live-off");
+    // A signed-out browser gets 401, which EventSource does not retry: find out and go to /pair.
+    if (source.readyState === EventSource.CLOSED) call("GET", "/api/auth/session").then((s) => (s.authenticated ? setTimeout(live, 3000) : toPair()), () => leaving || setTimeout(live, 3000));
+  };
+}
+
+act(async () => {}).then(live);
