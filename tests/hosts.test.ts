@@ -147,6 +147,8 @@ describe(`hosts: identity, rename, remove (${DIALECT})`, () => {
 
   test("rename keeps the connection and survives a reconnect; terminals are reached by the new name", async () => {
     const box = (await hosts()).find((h) => h.name === "box")!;
+    // An empty host's listing suggests starting a terminal on that host, not on the server's own.
+    expect((await warren("term", "ls", "--host", "box")).stdout.trim()).toBe("no terminals; start one with: warren term new --host box --attach");
     const r = await warren("host", "rename", "box", "build-box");
     expect(r.stderr).toBe("");
     expect(r.stdout).toContain("renamed box to build-box");

@@ -86,7 +86,11 @@ export const termLs: Command = {
   async run(flags) {
     const { terminals } = await client(flags).json<{ terminals: Terminal[] }>("GET", base(flags));
     if (flags.json) console.log(JSON.stringify(terminals));
-    else if (terminals.length === 0) console.log("no terminals; start one with: warren term new");
+    else if (terminals.length === 0) {
+      // The same host the listing was for: a bare `term new` would start it on the server's own.
+      const host = (flags.host as string | undefined) ?? "local";
+      console.log(`no terminals; start one with: warren term new${host === "local" ? "" : ` --host ${host}`} --attach`);
+    }
     else
       for (const t of terminals) {
         const state = t.exit ? `exited ${t.exit.signal ?? t.exit.code}` : `running, ${t.attached} attached`;
