@@ -12,6 +12,14 @@ export interface PtyProcess {
   write(data: Uint8Array | string): void;
   resize(cols: number, rows: number): void;
   signal(signal: "SIGHUP" | "SIGKILL" | "SIGTERM"): void;
+  /**
+   * Stops the program's output where it is (its next write blocks), as a terminal's XOFF does;
+   * false when that cannot be done now (the program turned software flow control off, as
+   * full-screen programs in raw mode do — the kernel then restarts output by itself).
+   */
+  pause(): boolean;
+  /** Lets a paused program write again. */
+  resume(): void;
   /** Resolves once the process has exited AND its last output has been delivered to onData. */
   exited: Promise<PtyExit>;
 }
@@ -31,6 +39,11 @@ export interface PtyBackend {
   unavailable: string | null;
   spawn(o: SpawnOptions): PtyProcess;
 }
+
+/** termios c_iflag IXON: the line discipline obeys XOFF/XON typed at the terminal. */
+const IXON = process.platform === "darwin" ? 0x200 : 0o2000;
+const XOFF = "\x13";
+const XON = "\x11";
 
 /** After exit, how long to wait for the PTY's EOF (a background grandchild may hold it open). */
 const EOF_GRACE_MS = 250;
@@ -69,6 +82,17 @@ export const bunTerminal: PtyBackend = {
         if (!terminal.closed) terminal.resize(cols, rows);
       },
       signal: (s) => proc.kill(s),
+      // Bun's terminal cannot stop reading the PTY; the line discipline can stop the program
+      // writing to it. XOFF and XON are consumed by the kernel while IXON is on, never read by
+      // the program; with IXON off they would be input, so nothing is sent then.
+      pause: () => {
+        if (terminal.closed || (terminal.inputFlags & IXON) === 0) return false;
+        terminal.write(XOFF);
+        return true;
+      },
+      resume: () => {
+        if (!terminal.closed && (terminal.inputFlags & IXON) !== 0) terminal.write(XON);
+      },
       exited,
     };
   },

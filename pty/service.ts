@@ -11,6 +11,8 @@ export interface ServiceOptions {
   ringBytes: number;
   windowBytes: number;
   idleMs: number;
+  /** See SessionOptions.stallMs. */
+  stallMs: number;
   meter?: SessionMeter;
   /** An org's terminal list changed: created, attached or left, exited, gone. */
   onChange?(orgId: string): void;
@@ -35,7 +37,7 @@ export class TerminalError extends Error {
   }
 }
 
-export const DEFAULTS: ServiceOptions = { ringBytes: 1024 * 1024, windowBytes: 1024 * 1024, idleMs: 3_600_000 };
+export const DEFAULTS: ServiceOptions = { ringBytes: 1024 * 1024, windowBytes: 1024 * 1024, idleMs: 3_600_000, stallMs: 30_000 };
 
 export class TerminalService {
   private sessions = new Map<string, TerminalSession>();

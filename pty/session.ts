@@ -1,8 +1,11 @@
 // One terminal session: a program on a PTY, its output ring, and the clients attached to it.
 // The session outlives its clients. Each client has a flow-control window: it is sent output
 // only while (sent − acked) is under the window, so a slow or stalled client costs at most a
-// window of memory — the ring absorbs the rest, and a client that falls out of the ring gets a
-// `reset` and the ring. At exit each client receives every byte, then `exit`, then close 1000.
+// window of memory. Backpressure: while a client with write access is acking (an ack within
+// `stallMs`), the program is paused before that client would fall out of the ring — a slow
+// reader loses nothing, as with ssh's channel window. A view-only or stalled client never
+// pauses it: the ring absorbs the rest, and once it falls out it gets `reset` and the ring.
+// At exit each client receives every byte, then `exit`, then close 1000.
 import type { PtyBackend, PtyExit, PtyProcess } from "./backend";
 import { CLOSE, encode, type ClientMessage } from "./protocol";
 import { Ring } from "./ring";
@@ -31,6 +34,8 @@ export interface SessionOptions {
   ringBytes: number;
   windowBytes: number;
   idleMs: number;
+  /** A writer with no ack for this long no longer holds the program back (it is stalled). */
+  stallMs: number;
   /** Called once the session is over and its grace period for late reattaches has passed. */
   onGone(id: string): void;
   meter?: SessionMeter;
@@ -53,6 +58,11 @@ const EXITED_GRACE_MS = 10 * 60_000;
  */
 const START_WITHOUT_CLIENT_MS = 2_000;
 const KILL_AFTER_MS = 5_000;
+/** Backpressure thresholds, as fractions of the ring: pause at, and resume under (see flow()). */
+const PAUSE_AT = 0.75;
+const RESUME_AT = 0.5;
+/** How far the ring may grow for output that was already on its way when the program was paused. */
+const MAX_GROWTH = 16;
 /**
  * A flood of output is a flood of short-lived buffers; asking the collector to run every so
  * often keeps the process's memory near its bound (ring + windows) instead of the GC's own slack.
@@ -63,6 +73,8 @@ export class Attachment {
   sent: number;
   acked: number;
   done = false;
+  /** When it last acked (or attached): a writer is live, and may pause the program, for stallMs after. */
+  lastAck = Date.now();
 
   constructor(
     readonly sink: Sink,
@@ -89,6 +101,9 @@ export class TerminalSession {
   private startTimer: ReturnType<typeof setTimeout> | undefined;
   private idleTimer: ReturnType<typeof setTimeout> | undefined;
   private killTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The program is paused for a slow writer (backpressure). */
+  private paused = false;
+  private stallTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     private backend: PtyBackend,
@@ -123,13 +138,17 @@ export class TerminalSession {
 
   /**
    * Attaches a client. With `since` inside the ring it gets exactly the bytes after it; without
-   * one, or when those bytes are gone, the whole ring (the hello's offset tells it which).
+   * one, the whole ring; with one outside the ring, `reset` and then the whole ring.
    */
   attach(sink: Sink, o: { writable: boolean; since?: number; cols?: number; rows?: number }): Attachment {
-    const from = o.since !== undefined && o.since >= this.ring.start && o.since <= this.ring.end ? o.since : this.ring.start;
+    const inRing = o.since !== undefined && o.since >= this.ring.start && o.since <= this.ring.end;
+    const from = inRing ? o.since! : this.ring.start;
     const a = new Attachment(sink, o.writable && !this.exit, from);
     if (a.writable && o.cols && o.rows) this.resize(o.cols, o.rows, a);
     sink.text(encode({ type: "hello", offset: from, cols: this.cols, rows: this.rows, writable: a.writable }));
+    // A `since` the ring cannot continue from (its bytes are gone, or it is from another
+    // session's numbering): the client must clear its screen before this replay (SPEC §5).
+    if (o.since !== undefined && !inRing) sink.text(encode({ type: "reset", offset: from }));
     this.clients.add(a);
     clearTimeout(this.idleTimer);
     this.pump(a);
@@ -141,6 +160,7 @@ export class TerminalSession {
   detach(a: Attachment): void {
     a.done = true;
     if (this.clients.delete(a)) this.o.onChange?.(this.orgId);
+    this.flow();
     this.armIdle();
   }
 
@@ -151,7 +171,9 @@ export class TerminalSession {
   control(a: Attachment, m: ClientMessage): void {
     if (m.type === "ack") {
       a.acked = Math.max(a.acked, Math.min(m.offset, a.sent));
+      a.lastAck = Date.now();
       this.pump(a);
+      this.flow();
     } else if (a.writable && !this.exit) {
       this.resize(m.cols, m.rows, a);
     }
@@ -182,7 +204,9 @@ export class TerminalSession {
 
   private output(chunk: Uint8Array): void {
     const before = this.ring.end;
+    if (this.paused) this.makeRoom(chunk.length);
     this.ring.append(chunk);
+    if (!this.paused) this.flow();
     this.o.meter?.output(chunk.length);
     if (Math.floor(before / GC_EVERY_BYTES) !== Math.floor(this.ring.end / GC_EVERY_BYTES)) Bun.gc(false);
     for (const a of this.clients) {
@@ -218,8 +242,50 @@ export class TerminalSession {
     }
   }
 
+  /**
+   * Pauses the program when a live writer has PAUSE_AT of the ring still to be sent to it (its
+   * window is full), resumes it once every live writer is back under RESUME_AT or has stalled.
+   * Measured from what was sent, not acked: a client may hold a whole window before it acks
+   * (one that acks only at the window's edge must not deadlock against the pause). Output still
+   * on its way when the pause takes is kept by makeRoom().
+   */
+  private flow(): void {
+    if (this.exit || !this.proc) return;
+    const now = Date.now();
+    const limit = this.o.ringBytes * (this.paused ? RESUME_AT : PAUSE_AT);
+    let until = Infinity; // when the last writer holding it back stalls
+    for (const a of this.held(now)) if (this.ring.end - a.sent >= limit) until = Math.min(until, a.lastAck + this.o.stallMs);
+    const hold = until !== Infinity;
+    if (hold && !this.paused) this.paused = this.proc.pause();
+    else if (!hold && this.paused) {
+      this.paused = false;
+      this.proc.resume();
+    }
+    clearTimeout(this.stallTimer);
+    if (this.paused) this.stallTimer = setTimeout(() => this.flow(), until - now + 1);
+    else if (this.ring.capacity > this.o.ringBytes && this.held(now).every((a) => this.ring.end - a.sent <= this.o.ringBytes)) this.ring.resize(this.o.ringBytes);
+  }
+
+  /** The clients the program may be paused for: writers that acked within stallMs. */
+  private held(now: number): Attachment[] {
+    return [...this.clients].filter((a) => a.writable && !a.done && now - a.lastAck < this.o.stallMs);
+  }
+
+  /**
+   * The pause is not instant: what the program wrote before the kernel acted on XOFF (megabytes,
+   * on a busy machine) still arrives. The ring grows, up to MAX_GROWTH times its size, rather
+   * than drop bytes not yet sent to a writer it is holding the program for; flow() shrinks it
+   * back once everyone has caught up.
+   */
+  private makeRoom(n: number): void {
+    const oldest = Math.min(this.ring.end, ...this.held(Date.now()).map((a) => a.sent));
+    const need = this.ring.end + n - oldest;
+    if (need > this.ring.capacity) this.ring.resize(Math.min(Math.max(need, this.ring.capacity * 2), this.o.ringBytes * MAX_GROWTH));
+  }
+
   private exited(e: PtyExit): void {
     this.exit = e;
+    clearTimeout(this.stallTimer);
     clearTimeout(this.killTimer);
     clearTimeout(this.idleTimer);
     for (const a of [...this.clients]) this.pump(a);

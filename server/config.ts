@@ -43,6 +43,8 @@ export interface ServeConfig {
   /** Terminals on the server machine itself (SPEC §5): on under loopback, opt-in under remote. */
   localHost: boolean;
   terminalIdleMs: number;
+  /** A writer that has not acked for this long no longer pauses its program (pty/session.ts). */
+  terminalStallMs: number;
   /** Hosts a stream subscription's webhook may call (SSRF guard): exact hosts, host:port, or *.domain. */
   webhookAllow: string[];
   /** How often the relay pings each host; three missed answers drop it (SPEC §4: 15 s). */
@@ -82,6 +84,7 @@ export interface ServeInput {
   trustedProxies?: string[];
   localHost?: boolean;
   terminalIdle?: string;
+  terminalStall?: string;
   webhookAllow?: string[];
   relayHeartbeat?: string;
   jwtLifetime?: string;
@@ -129,6 +132,7 @@ export function resolveServeConfig(input: ServeInput): ServeConfig {
     trustedProxies: (input.trustedProxies ?? []).map(parseIp),
     localHost: policy === "loopback" || (input.localHost ?? false),
     terminalIdleMs: parseDuration(input.terminalIdle ?? "1h", "--terminal-idle", 1000, 30 * 86_400_000),
+    terminalStallMs: parseDuration(input.terminalStall ?? "30s", "--terminal-stall", 100, 3_600_000),
     // Loopback servers run next to their webhook receivers; a network-facing one calls nothing
     // until the operator says where webhooks may go.
     webhookAllow: (input.webhookAllow ?? (policy === "loopback" ? ["127.0.0.1", "localhost", "::1"] : [])).map(parseAllowedHost),

@@ -57,7 +57,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   const firstPairing = await bootstrapOwner(auth.store, config.bootstrapToken);
   let localOrg: string | null = null;
   const local: LocalHost = {
-    service: new TerminalService(bunTerminal, { ...DEFAULTS, idleMs: config.terminalIdleMs, meter: terminalMeter, onChange: (org) => events.publish({ topic: "terminals", org }) }),
+    service: new TerminalService(bunTerminal, { ...DEFAULTS, idleMs: config.terminalIdleMs, stallMs: config.terminalStallMs, meter: terminalMeter, onChange: (org) => events.publish({ topic: "terminals", org }) }),
     enabled: config.localHost,
     orgId: async () => (localOrg ??= await auth.store.firstOrgId()),
   };

@@ -23,7 +23,11 @@ export interface Attached {
   offset(): number;
 }
 
-export function attach(url: string, o: { headers?: Record<string, string>; ack?: boolean; onHello?: (h: AttachResult["hello"]) => void } = {}): Attached {
+/**
+ * `ackEvery` (default the protocol's 64 KiB) and `ackDelayMs` (send each ack that much later:
+ * a slow link or a busy client) shape how the client acknowledges.
+ */
+export function attach(url: string, o: { headers?: Record<string, string>; ack?: boolean; ackEvery?: number; ackDelayMs?: number; onHello?: (h: AttachResult["hello"]) => void } = {}): Attached {
   const ws = new WebSocket(url, { headers: o.headers } as unknown as string[]);
   ws.binaryType = "arraybuffer";
   const chunks: Uint8Array[] = [];
@@ -52,9 +56,11 @@ export function attach(url: string, o: { headers?: Record<string, string>; ack?:
       chunks.push(bytes);
       offset += bytes.length;
       text += decoder.decode(bytes, { stream: true });
-      if (o.ack !== false && offset - acked >= ACK_EVERY) {
+      if (o.ack !== false && offset - acked >= (o.ackEvery ?? ACK_EVERY)) {
         acked = offset;
-        ws.send(encode({ type: "ack", offset }));
+        const ack = encode({ type: "ack", offset });
+        if (o.ackDelayMs) setTimeout(() => ws.readyState === WebSocket.OPEN && ws.send(ack), o.ackDelayMs);
+        else ws.send(ack);
       }
       for (const w of waiters) w();
     };

@@ -261,10 +261,10 @@ async function attachLoop(c: Client, path: string, key: string, id: string, view
       }
       const m = parseServer(e.data);
       if (m?.type === "hello") {
-        if (since !== undefined && m.offset !== since) process.stderr.write("[earlier output was dropped from the history; showing what is kept]\r\n");
         offset = acked = m.offset;
       } else if (m?.type === "reset") {
-        process.stderr.write("[this client fell behind; some output was skipped]\r\n");
+        // After the hello: the saved offset is no longer in the history; later: this client fell behind.
+        process.stderr.write(m.offset === offset && since !== undefined ? "[earlier output was dropped from the history; showing what is kept]\r\n" : "[this client fell behind; some output was skipped]\r\n");
         offset = acked = m.offset;
       } else if (m?.type === "exit") {
         stopTimers();
