@@ -206,16 +206,18 @@ export class TerminalSession {
     const before = this.ring.end;
     if (this.paused) this.makeRoom(chunk.length);
     this.ring.append(chunk);
-    if (!this.paused) this.flow();
     this.o.meter?.output(chunk.length);
     if (Math.floor(before / GC_EVERY_BYTES) !== Math.floor(this.ring.end / GC_EVERY_BYTES)) Bun.gc(false);
+    let behind = 0; // the most any writer still has to be sent: flow() only runs when it matters
     for (const a of this.clients) {
       // The common case, a client that is keeping up: hand it the chunk itself, no copy.
       if (!a.done && a.sent === before && this.ring.end - a.acked <= this.o.windowBytes) {
         a.sink.binary(chunk);
         a.sent = this.ring.end;
       } else this.pump(a);
+      if (a.writable) behind = Math.max(behind, this.ring.end - a.sent);
     }
+    if (!this.paused && behind >= this.o.ringBytes * PAUSE_AT) this.flow();
   }
 
   /** Sends a client what it is owed, within its window; after exit, the exit once caught up. */
