@@ -153,7 +153,7 @@ describe.if(HAVE_CHROMIUM)(`dashboard in Chromium (${DIALECT})`, () => {
     });
     await page.reload();
     const devbox = page.locator(".host", { hasText: "devbox" });
-    await devbox.getByText(/offline, last seen/).waitFor();
+    await devbox.getByText(/offline last seen/).waitFor();
     await page.locator(".host", { hasText: "liar" }).getByRole("alert").getByText("The host sent an answer Warren cannot use").waitFor();
     // The rest of the page is all there.
     await page.getByRole("button", { name: "Revoke key boxes" }).waitFor();
@@ -187,7 +187,7 @@ describe.if(HAVE_CHROMIUM)(`dashboard in Chromium (${DIALECT})`, () => {
     // It goes away: offline, with when it was last seen; nothing else on the page moved.
     agent.proc.kill("SIGTERM");
     await agent.exited;
-    await card.getByText(/offline, last seen just now/).waitFor();
+    await card.getByText(/offline last seen just now/).waitFor();
     await page.getByRole("button", { name: "Revoke key live-key" }).waitFor();
     // The local host says it is this server.
     await page.locator(".host").first().getByText(/^this server · /).waitFor();

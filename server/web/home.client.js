@@ -16,7 +16,7 @@ let view = { active: null, manager: false, orgName: (id) => id };
 
 /** A time as people say it ("5 min ago"), the exact one on hover; kept current by a timer. */
 function when(iso, prefix = "") {
-  if (!iso) return el("span", { textContent: `${prefix}never` });
+  if (!iso) return el("span", { className: "never", textContent: `${prefix}never` });
   const t = el("time", { dateTime: iso, title: new Date(iso).toLocaleString(), textContent: prefix + ago(iso) });
   t.dataset.prefix = prefix;
   return t;
@@ -55,7 +55,7 @@ function el(tag, props = {}, ...children) {
 const cell = (...c) => el("td", {}, ...c);
 const button = (text, label, onclick, cls = "secondary") => el("button", { type: "button", className: cls, textContent: text, onclick, ariaLabel: label });
 /** A destructive action: red, and asked about first (its label is the question's subject). */
-const danger = (text, label, run) => button(text, label, () => confirm(`${label}? This cannot be undone.`) && act(run), "danger");
+const danger = (text, label, run) => button(text, label, () => confirm(`${label}? This cannot be undone.`) && act(run), "danger small");
 
 async function act(fn) {
   $("error").hidden = true;
@@ -96,7 +96,7 @@ $("secret-dismiss").onclick = () => {
   for (const id of ["secret-value", "secret-label", "next-value", "next-label"]) $(id).textContent = "";
   $("secret").hidden = true;
   $("secret-copy").textContent = "Copy";
-  $("next-copy").textContent = "Copy";
+  $("next-copy").replaceChildren("Copy", el("span", { className: "sr-only", textContent: " command" }));
 };
 /** Quoted for a POSIX shell, as the CLI lines we show are pasted into one. */
 const sh = (text) => (/^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`);
@@ -104,10 +104,12 @@ const sh = (text) => (/^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll
 async function load() {
   me = await call("GET", "/api/auth/session");
   if (!me.authenticated) return toPair();
-  $("who").textContent = `${me.user.name}${me.user.email ? ` <${me.user.email}>` : ""}`;
+  // The email is hidden on a phone (still read out); the name alone keeps the header one row.
+  $("who").replaceChildren(me.user.name, me.user.email ? el("span", { className: "email", textContent: ` <${me.user.email}>` }) : "");
   $("sign-out").hidden = false;
   const orgName = (id) => me.organizations.find((o) => o.id === id)?.slug ?? id;
-  const options = () => me.organizations.map((o) => el("option", { value: o.id, textContent: `${o.name} (${o.role})`, selected: o.id === me.activeOrganizationId }));
+  // Your role in each is on the Members card (and in the option's tooltip): the header stays one row on a phone.
+  const options = () => me.organizations.map((o) => el("option", { value: o.id, textContent: o.name, title: `${o.name}: you are ${o.role}`, selected: o.id === me.activeOrganizationId }));
   $("org-select").replaceChildren(...options());
   $("key-org").replaceChildren(...options());
   const active = me.organizations.find((o) => o.id === me.activeOrganizationId);
@@ -129,7 +131,7 @@ async function section(id) {
     error?.remove();
   } catch (e) {
     if (e.message === "signed out") throw e;
-    if (!error) host.querySelector("h2").after((error = el("p", { className: "error section-error", role: "alert" })));
+    if (!error) host.querySelector(".head").after((error = el("p", { className: "error section-error", role: "alert" })));
     error.textContent = e.message;
   }
 }
@@ -144,32 +146,66 @@ async function loadHosts() {
   );
 }
 
-/** What tells one host from another: where it is, what it runs, since when. */
+/** What tells one host from another: where it is, what it runs. */
 function hostFacts(h) {
   const facts = [h.kind === "local" ? "this server" : "remote", h.platform, h.version && `warren ${h.version}`].filter(Boolean).join(" · ");
-  return el(
-    "p",
-    { className: "facts" },
-    el("span", { className: `badge ${h.kind}`, textContent: facts }),
-    " ",
-    h.online
-      ? el("span", { className: "online" }, "online", h.connectedSince ? when(h.connectedSince, " since ") : null)
-      : el("span", { className: "offline" }, "offline, last seen ", when(h.lastSeen)),
-  );
+  return el("p", { className: "facts" }, el("span", { textContent: facts }));
 }
 
-/** Rename and Remove, for owners and admins, on hosts that dialled in. */
+/** Online since / offline and last seen: a badge, then the time (relative, exact on hover). */
+function hostStatus(h) {
+  return h.online
+    ? el("span", { className: "status" }, el("span", { className: "badge ok", textContent: "online" }), h.connectedSince ? " " : null, h.connectedSince ? when(h.connectedSince, "since ") : null)
+    : el("span", { className: "status" }, el("span", { className: "badge off", textContent: "offline" }), " last seen ", when(h.lastSeen));
+}
+
+/** New terminal on an online host; Rename and Remove, for owners and admins, on hosts that dialled in. */
 function hostActions(h) {
-  if (h.kind !== "remote" || !view.manager) return null;
+  const open = h.online
+    ? button("New terminal", `New terminal on ${h.name}`, () =>
+        act(async () => {
+          const t = await call("POST", `/api/hosts/${encodeURIComponent(h.id)}/terminals`, { cols: 120, rows: 32 });
+          window.open(`/term/${encodeURIComponent(h.id)}/${encodeURIComponent(t.id)}`, "_blank", "noopener");
+        }),
+        "small",
+      )
+    : null;
+  const manage = h.kind === "remote" && view.manager;
+  if (!open && !manage) return null;
   return el(
     "span",
     { className: "host-actions" },
-    button("Rename", `Rename host ${h.name}`, () => {
-      const name = prompt(`New name for ${h.name} (letters, digits, ".", "_", "-")`, h.name);
-      if (name && name !== h.name) act(() => call("PATCH", `/api/hosts/${encodeURIComponent(h.id)}`, { name }));
-    }),
-    " ",
-    danger("Remove", `Remove host ${h.name}`, () => call("DELETE", `/api/hosts/${encodeURIComponent(h.id)}`)),
+    open,
+    manage
+      ? button("Rename", `Rename host ${h.name}`, () => {
+          const name = prompt(`New name for ${h.name} (letters, digits, ".", "_", "-")`, h.name);
+          if (name && name !== h.name) act(() => call("PATCH", `/api/hosts/${encodeURIComponent(h.id)}`, { name }));
+        }, "secondary small")
+      : null,
+    manage ? danger("Remove", `Remove host ${h.name}`, () => call("DELETE", `/api/hosts/${encodeURIComponent(h.id)}`)) : null,
+  );
+}
+
+/** One terminal: named by its command (a link to it), a status badge, its id (copyable), when it started. */
+function terminalItem(h, t) {
+  const cmd = t.cmd.join(" ");
+  const id = el("code", { textContent: t.id });
+  const copy = el("button", { type: "button", className: "secondary small" }, "Copy id", el("span", { className: "sr-only", textContent: ` of ${cmd}` }));
+  copy.onclick = copier(copy, id);
+  const path = `/api/hosts/${encodeURIComponent(h.id)}/terminals/${encodeURIComponent(t.id)}`;
+  return el(
+    "li",
+    {},
+    el(
+      "div",
+      { className: "term-title" },
+      el("a", { href: `/term/${encodeURIComponent(h.id)}/${encodeURIComponent(t.id)}`, target: "_blank", rel: "noopener", textContent: cmd }),
+      t.exit
+        ? el("span", { className: "badge", textContent: `ended · ${t.exit.signal ?? `code ${t.exit.code}`}` })
+        : el("span", { className: "badge ok", textContent: `running · ${t.attached} attached` }),
+    ),
+    t.exit ? null : danger("Kill", `Kill ${cmd}`, () => call("DELETE", path)),
+    el("div", { className: "term-meta" }, id, copy, when(t.createdAt, "started ")),
   );
 }
 
@@ -185,55 +221,44 @@ async function hostCard(h) {
       problem = e.message;
     }
   }
-  const rows = (terminals ?? []).map((t) =>
-    el(
-      "tr",
-      {},
-      cell(el("a", { href: `/term/${encodeURIComponent(h.id)}/${encodeURIComponent(t.id)}`, target: "_blank", rel: "noopener", textContent: t.cmd.join(" ") })),
-      cell(t.exit ? `ended (${t.exit.signal ?? `code ${t.exit.code}`})` : `running, ${t.attached} attached`),
-      cell(when(t.createdAt, "started ")),
-      cell(t.exit ? "" : danger("Kill", `Kill ${t.cmd.join(" ")}`, () => call("DELETE", `/api/hosts/${encodeURIComponent(h.id)}/terminals/${encodeURIComponent(t.id)}`))),
-    ),
-  );
+  const items = (terminals ?? []).map((t) => terminalItem(h, t));
   return el(
     "div",
     { className: "host" },
-    el("h3", {}, h.name, " ", hostActions(h)),
-    hostFacts(h),
-    h.apps.length
-      ? el(
-          "p",
-          { className: "apps" },
-          "Apps: ",
-          ...h.apps.map((a) =>
-            a.url
-              ? el("a", { href: a.url, target: "_blank", rel: "noopener noreferrer", textContent: `port ${a.port}`, title: a.url })
-              : el("span", { textContent: `port ${a.port}`, title: "this server serves no apps (warren serve --apps-url)" }),
-          ),
-        )
-      : null,
-    h.online
-      ? button("New terminal", `New terminal on ${h.name}`, () =>
-          act(async () => {
-            const t = await call("POST", `/api/hosts/${encodeURIComponent(h.id)}/terminals`, { cols: 120, rows: 32 });
-            window.open(`/term/${encodeURIComponent(h.id)}/${encodeURIComponent(t.id)}`, "_blank", "noopener");
-          }),
-          "",
-        )
-      : null,
-    problem
-      ? el("p", { className: "error", role: "alert", textContent: problem })
-      : !h.online
-        ? el("p", { className: "hint" }, "Its terminals come back when it reconnects: run ", el("code", { textContent: "warren host start --daemon" }), " on that machine.")
-        : rows.length
-          ? el("table", {}, el("tbody", {}, ...rows))
-          : el("p", { className: "hint" }, "No terminals yet: New terminal opens one here, or from a shell ", el("code", { textContent: `warren term new --host ${h.kind === "local" ? "local" : h.name} --attach` }), "."),
+    el("div", { className: "host-head" }, el("h3", { textContent: h.name }), hostStatus(h), hostActions(h)),
+    el(
+      "div",
+      { className: "host-body" },
+      hostFacts(h),
+      h.apps.length
+        ? el(
+            "p",
+            { className: "apps" },
+            "Apps: ",
+            ...h.apps.map((a) =>
+              a.url
+                ? el("a", { href: a.url, target: "_blank", rel: "noopener noreferrer", textContent: `port ${a.port}`, title: a.url })
+                : el("span", { textContent: `port ${a.port}`, title: "this server serves no apps (warren serve --apps-url)" }),
+            ),
+          )
+        : null,
+      problem
+        ? el("p", { className: "error", role: "alert", textContent: problem })
+        : !h.online
+          ? el("p", { className: "hint" }, "Its terminals come back when it reconnects: run ", el("code", { textContent: "warren host start --daemon" }), " on that machine.")
+          : items.length
+            ? el("ul", { className: "terms", ariaLabel: `Terminals on ${h.name}` }, ...items)
+            : el("p", { className: "hint" }, "No terminals yet: New terminal opens one here, or from a shell ", el("code", { textContent: `warren term new --host ${h.kind === "local" ? "local" : h.name} --attach` }), "."),
+    ),
   );
 }
 
 /** A table's body, or one row saying what to do when there is nothing in it. */
 function fill(table, rows, empty) {
-  const columns = table.tHead.rows[0].cells.length;
+  const heads = [...table.tHead.rows[0].cells];
+  const columns = heads.length;
+  // Each cell knows its column's name: a phone shows the rows stacked, each value labelled.
+  for (const row of rows) [...row.cells].forEach((c, i) => heads[i].scope && !heads[i].querySelector(".sr-only") && (c.dataset.label = heads[i].textContent));
   table.tBodies[0].replaceChildren(...(rows.length ? rows : [el("tr", { className: "empty" }, el("td", { colSpan: columns, className: "hint", textContent: empty }))]));
 }
 
@@ -284,8 +309,9 @@ async function loadMembers() {
 
 async function loadSessions() {
   const { sessions } = await call("GET", "/api/auth/sessions");
-  $("sessions").tBodies[0].replaceChildren(
-    ...sessions.map((x) =>
+  fill(
+    $("sessions"),
+    sessions.map((x) =>
       el(
         "tr",
         {},
@@ -295,6 +321,7 @@ async function loadSessions() {
         cell(x.current ? "" : danger("Revoke", `Revoke ${x.deviceName}`, () => call("DELETE", `/api/auth/sessions/${encodeURIComponent(x.id)}`))),
       ),
     ),
+    "No sessions.",
   );
 }
 
@@ -341,7 +368,8 @@ function live() {
   const pending = new Set();
   let timer;
   let dropped = false;
-  const state = (text, cls) => Object.assign($("live"), { textContent: text, className: cls });
+  // The words are in a span: a phone shows only the dot (a ring while not live); they are still read out.
+  const state = (text, cls) => Object.assign($("live"), { className: cls, title: text }).replaceChildren(el("span", { textContent: text }));
   source.addEventListener("ready", () => {
     state("Live", "live-on");
     if (dropped) act(async () => {});

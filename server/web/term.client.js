@@ -120,7 +120,7 @@ async function connect() {
         writable = m.writable;
         live = true;
         offline(false);
-        show(writable ? "Connected" : "Connected (view only)");
+        show(writable ? "Connected" : "Connected (view only)", "live");
         if (writable && (m.cols !== term.cols || m.rows !== term.rows)) ws.send(encode({ type: "resize", cols: term.cols, rows: term.rows }));
         if (writable) for (const bytes of held) ws.send(bytes);
         drop();
