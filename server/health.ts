@@ -8,7 +8,7 @@ export const health = (db: Db) =>
     try {
       await db.ping();
     } catch {
-      throw new HttpError(503, "database_unavailable", "the database did not answer");
+      throw new HttpError(503, "database_unavailable", "the database did not answer", { "retry-after": "2" });
     }
     return { status: "ok" };
   });

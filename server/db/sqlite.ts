@@ -59,7 +59,16 @@ export function openSqlite(path: string): SqliteDb {
           writerClient.exec("COMMIT");
           return result;
         } catch (e) {
-          writerClient.exec("ROLLBACK");
+          // SQLite may have rolled back by itself already (SQLITE_FULL, an I/O error, a failed
+          // COMMIT): a ROLLBACK then fails, and must neither hide the real error (a full disk is
+          // a 507, not a bug) nor leave the writer inside a transaction for the next caller.
+          if (writerClient.inTransaction) {
+            try {
+              writerClient.exec("ROLLBACK");
+            } catch {
+              // The original error is the one that matters.
+            }
+          }
           throw e;
         }
       });

@@ -4,6 +4,7 @@
 import { Elysia } from "elysia";
 import { redact, type Logger } from "../log";
 import { requestId } from "./access-log";
+import { dbFault, faultLogGate, faultLogMessage } from "../db/faults";
 
 export class HttpError extends Error {
   constructor(
@@ -61,17 +62,38 @@ export const errors = ({ log, methodsAt }: ErrorsOptions) =>
       case "VALIDATION":
         set.status = 400;
         return errorBody("invalid_request", validationMessage(error));
-      default:
+      default: {
+        const fault = unavailable(log, set.headers["x-request-id"] as string, error);
+        if (fault) {
+          set.status = fault.status;
+          Object.assign(set.headers, fault.headers);
+          return fault.body;
+        }
         set.status = 500;
         return internal(log, set.headers["x-request-id"] as string, error);
+      }
     }
   });
+
+const gate = faultLogGate();
+
+/**
+ * The database is down, restarting or out of disk: not a bug, so 503 (507 for a full disk) with
+ * Retry-After instead of 500, and one log line per kind every few seconds rather than one per request.
+ */
+function unavailable(log: Logger, id: string, error: unknown) {
+  const fault = dbFault(error);
+  if (!fault) return null;
+  const { log: now, suppressed } = gate(fault);
+  if (now) log[fault.status === 507 ? "error" : "warn"](faultLogMessage(fault), { requestId: id, reason: redact(fault.reason), ...(suppressed ? { suppressed } : {}) });
+  return { status: fault.status, headers: { "retry-after": String(fault.retryAfter) }, body: errorBody(fault.code, fault.message) };
+}
 
 /** A person's browser asking for a page (not a script's fetch, not the API): it gets one back. */
 const wantsPage = (request: Request, path: string) =>
   request.method === "GET" && !path.startsWith("/api/") && !path.startsWith("/v1/") && (request.headers.get("accept") ?? "").includes("text/html");
 
-const NOT_FOUND_PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Not found · Warren</title><link rel="stylesheet" href="/assets/style.css"></head><body><main class="card"><p class="brand">Warren</p><h1>Nothing here</h1><p>This address is not a page of this Warren server. It may have been mistyped, or what it pointed to is gone.</p><p><a href="/">Go to the dashboard</a></p></main></body></html>`;
+const NOT_FOUND_PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Not found · Warren</title><link rel="stylesheet" href="/assets/style.css"></head><body><main class="card"><h1>Nothing here</h1><p>This address is not a page of this Warren server. It may have been mistyped, or what it pointed to is gone.</p><p><a href="/">Go to the dashboard</a></p></main></body></html>`;
 
 function notFoundPage(requestId: string): Response {
   return new Response(NOT_FOUND_PAGE, {
@@ -97,6 +119,8 @@ export function errorResponse(log: Logger, request: Request, error: unknown): Re
   const id = requestId(request);
   const headers: Record<string, string> = { "content-type": "application/json", "x-request-id": id };
   if (error instanceof HttpError) return Response.json(errorBody(error.code, error.message), { status: error.status, headers: { ...headers, ...error.headers } });
+  const fault = unavailable(log, id, error);
+  if (fault) return Response.json(fault.body, { status: fault.status, headers: { ...headers, ...fault.headers } });
   return Response.json(internal(log, id, error), { status: 500, headers });
 }
 

@@ -7,6 +7,7 @@
 import { streamBatch } from "../metrics";
 import { randomBytes } from "node:crypto";
 import { HttpError } from "../http/errors";
+import { dbFault } from "../db/faults";
 import { DEFAULT_CONTENT_TYPE, isJson, jsonArray, jsonChunk, mediaType } from "./content";
 import * as offsets from "./offsets";
 import { state, type Clock } from "./state";
@@ -277,9 +278,17 @@ export class Writer {
         const batch = this.queue.splice(0, MAX_BATCH);
         try {
           await this.run(batch);
-        } catch {
-          // Something below the rules failed (a lost connection, a deadlock between replicas):
-          // nothing of that batch committed. Retry each op alone, so one op's trouble is its own.
+        } catch (e) {
+          // The database is gone or the disk is full: every op would fail the same way, one
+          // connection attempt (or timeout) at a time, and a batch whose COMMIT was cut off may
+          // have landed, so running its ops again could store them twice. All of them get the
+          // fault now (503/507 with Retry-After); the writer is free for the next batch at once.
+          if (dbFault(e)?.outage) {
+            for (const p of batch) p.reject(e);
+            continue;
+          }
+          // Something else below the rules failed (a deadlock between replicas): nothing of that
+          // batch committed. Retry each op alone, so one op's trouble is its own.
           for (const p of batch) await this.run([p]).catch((e) => p.reject(e));
         }
       }
