@@ -45,12 +45,27 @@ export class Events {
   async start(db: Db): Promise<void> {
     if (db.dialect !== "pg") return;
     const sql = db.client;
-    const sub = await sql.listen(CHANNEL, (payload: string) => {
-      const at = payload.indexOf(":");
-      if (payload.slice(0, at) === REPLICA) return;
-      const change = parse(payload.slice(at + 1));
-      if (change) this.deliver(change);
-    });
+    // Bun.SQL reconnects the LISTEN connection by itself after Postgres restarts and calls the
+    // third callback after every (re)subscription. Notices sent while it was down are lost, so
+    // after a reconnect every open stream is ended: EventSource comes back by itself and the page
+    // refetches everything, as after any dropped connection.
+    let subscribed = false;
+    const sub = await sql.listen(
+      CHANNEL,
+      (payload: string) => {
+        const at = payload.indexOf(":");
+        if (payload.slice(0, at) === REPLICA) return;
+        const change = parse(payload.slice(at + 1));
+        if (change) this.deliver(change);
+      },
+      () => {
+        if (subscribed) {
+          this.log.info("dashboard notices from other replicas are back (the database connection was restored); open dashboards reload", { dashboards: this.held.size });
+          this.closing();
+        }
+        subscribed = true;
+      },
+    );
     this.unlisten = () => sub.unlisten();
     this.notify = (payload) => sql`SELECT pg_notify(${CHANNEL}, ${payload})`;
   }

@@ -2,6 +2,7 @@
 // sweeper. It owns the storage, the group-commit writer, the reader and the live notifier, and
 // answers "which stream is this, for this org" the same way for every caller.
 import { HttpError } from "../http/errors";
+import { dbFault, faultLogGate } from "../db/faults";
 import type { Logger } from "../log";
 import { Live } from "./live";
 import { Reader } from "./reads";
@@ -37,8 +38,23 @@ export class Streams {
   }
 
   async start(): Promise<void> {
-    this.unlisten = await this.storage.listen((id) => this.live.publish(id, null));
-    this.timer = setInterval(() => void this.sweep().catch((e) => this.log.warn("stream sweep failed", { error: String(e) })), SWEEP_MS);
+    this.unlisten = await this.storage.listen(
+      (id) => this.live.publish(id, null),
+      () => {
+        this.log.info("stream notices from other replicas are back (the database connection was restored); live readers look again");
+        this.live.wakeAll();
+      },
+    );
+    // While the database is down this fails every second: one line every few seconds says so.
+    const gate = faultLogGate(30_000);
+    this.timer = setInterval(
+      () =>
+        void this.sweep().catch((e) => {
+          const fault = dbFault(e);
+          if (!fault || gate(fault).log) this.log.warn("stream sweep failed", { error: String(e) });
+        }),
+      SWEEP_MS,
+    );
     this.timer.unref?.();
   }
 

@@ -102,12 +102,22 @@ export function pgStorage(db: PgDb): StreamStorage {
     touch: async (ids, at) => {
       if (ids.length) await sql`UPDATE streams SET accessed_at = GREATEST(accessed_at, ${at}) WHERE id IN ${sql(ids)}`;
     },
-    async listen(onChange) {
-      const sub = await sql.listen(CHANNEL, (payload) => {
-        // Our own notices: this replica's readers were told at commit, with the data.
-        const at = payload.indexOf(":");
-        if (payload.slice(0, at) !== REPLICA) onChange(payload.slice(at + 1));
-      });
+    async listen(onChange, onResync) {
+      // Bun.SQL keeps the LISTEN connection up by itself (reconnects with backoff, re-subscribes)
+      // and calls the second callback after each (re)subscription; all but the first are a resync.
+      let subscribed = false;
+      const sub = await sql.listen(
+        CHANNEL,
+        (payload) => {
+          // Our own notices: this replica's readers were told at commit, with the data.
+          const at = payload.indexOf(":");
+          if (payload.slice(0, at) !== REPLICA) onChange(payload.slice(at + 1));
+        },
+        () => {
+          if (subscribed) onResync?.();
+          subscribed = true;
+        },
+      );
       return () => sub.unlisten();
     },
   };

@@ -68,8 +68,12 @@ export interface StreamStorage {
   expiring(now: Date, limit: number): Promise<StreamRow[]>;
   /** Moves accessedAt forward (never back) for TTL streams that were read. */
   touch(ids: string[], at: Date): Promise<void>;
-  /** Calls back with the stream id whenever another replica announces a change. */
-  listen(onChange: (streamId: string) => void): Promise<() => Promise<void>>;
+  /**
+   * Calls back with the stream id whenever another replica announces a change, and `onResync`
+   * after the channel was lost and is back (Postgres restarted): notices sent meanwhile are gone,
+   * so every live reader must look again.
+   */
+  listen(onChange: (streamId: string) => void, onResync?: () => void): Promise<() => Promise<void>>;
 }
 
 export async function openStorage(db: Db): Promise<StreamStorage> {
