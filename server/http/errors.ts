@@ -93,7 +93,7 @@ function unavailable(log: Logger, id: string, error: unknown) {
 const wantsPage = (request: Request, path: string) =>
   request.method === "GET" && !path.startsWith("/api/") && !path.startsWith("/v1/") && (request.headers.get("accept") ?? "").includes("text/html");
 
-const NOT_FOUND_PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Not found · Warren</title><link rel="stylesheet" href="/assets/style.css"></head><body><main class="card"><h1>Nothing here</h1><p>This address is not a page of this Warren server. It may have been mistyped, or what it pointed to is gone.</p><p><a href="/">Go to the dashboard</a></p></main></body></html>`;
+const NOT_FOUND_PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Not found · Warren</title><link rel="stylesheet" href="/assets/style.css"></head><body><main class="card"><p class="brand">Warren</p><h1>Nothing here</h1><p>This address is not a page of this Warren server. It may have been mistyped, or what it pointed to is gone.</p><p><a href="/">Go to the dashboard</a></p></main></body></html>`;
 
 function notFoundPage(requestId: string): Response {
   return new Response(NOT_FOUND_PAGE, {
