@@ -125,6 +125,14 @@ describe.if(HAVE_CHROMIUM)(`dashboard in Chromium (${DIALECT})`, () => {
     await termPage.locator(".xterm-rows").getByText("dash-23").waitFor();
     await termPage.screenshot({ path: screenshotPath("dash-6-terminal") });
     await page.reload();
+    // Listed by its command with a status badge; its id in monospace, copied by Copy id.
+    const id = decodeURIComponent(termPage.url().split("/").pop()!);
+    const item = page.locator(".terms li", { hasText: id });
+    await item.locator(".badge", { hasText: /^running · 1 attached$/ }).waitFor();
+    expect(await item.locator("code").textContent()).toBe(id);
+    await item.getByRole("button", { name: /^Copy id of / }).click();
+    await item.getByRole("button", { name: "Copied" }).waitFor();
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(id);
     const kill = page.getByRole("button", { name: /^Kill / }).first();
     // Saying no keeps it running.
     answer = "no";
@@ -134,6 +142,7 @@ describe.if(HAVE_CHROMIUM)(`dashboard in Chromium (${DIALECT})`, () => {
     answer = "yes";
     await kill.click();
     await termPage.getByText(/Session ended/).waitFor();
+    await item.locator(".badge", { hasText: /^ended · / }).waitFor();
     await termPage.close();
   });
 
