@@ -238,6 +238,32 @@ describe.skipIf(skipNote("Postgres restart under load", pgRestartSkip))("Postgre
     await reader.cancel();
     const listenAfter = Date.now() - markerStart;
 
+    // The dashboard's channel too (its own LISTEN): a key made on A is a "keys" notice on B. A
+    // stream that B ends because its LISTEN came back is opened again, as EventSource would.
+    const org = ((await (await owner("GET", "/api/auth/session")).json()) as { activeOrganizationId: string }).activeOrganizationId;
+    let heard = false;
+    for (let i = 0; !heard && Date.now() - markerStart < 30_000; i++) {
+      const events = await fetch(`${b.url}/api/events`, { headers: { authorization: `Bearer ${a.session}` } });
+      expect(events.status).toBe(200);
+      const r = events.body!.getReader();
+      const decoder = new TextDecoder();
+      let buf = "";
+      const until = async (pred: () => boolean, ms: number) => {
+        const end = Date.now() + ms;
+        while (!pred() && Date.now() < end) {
+          const next = await Promise.race([r.read(), Bun.sleep(end - Date.now()).then(() => null)]);
+          if (!next || next.done) return;
+          buf += decoder.decode(next.value);
+        }
+      };
+      await until(() => buf.includes("event: ready"), 5000);
+      expect((await owner("POST", "/api/api-keys", { name: `after-restart-${i}`, organizationId: org })).status).toBe(201);
+      await until(() => buf.includes('"topic":"keys"'), 2000);
+      heard = buf.includes('"topic":"keys"');
+      await r.cancel().catch(() => {});
+    }
+    expect(heard).toBe(true);
+
     await load.stop();
     const statuses = Object.fromEntries(load.statuses);
     console.log(
