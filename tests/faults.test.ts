@@ -12,7 +12,8 @@ import { closeSync, existsSync, openSync, readdirSync, rmSync, writeSync } from 
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { api } from "./auth-helpers";
-import { DIALECT, ROOT, cleanup, startServer, tempDir, waitUntil, type TestServer } from "./harness";
+import { DIALECT, ROOT, cleanup, query, spawnWarren, startServer, tempDir, waitUntil, type TestServer } from "./harness";
+import { attach } from "./term-helpers";
 import { streamServer, type StreamServer } from "./stream-helpers";
 
 afterAll(cleanup);
@@ -439,4 +440,104 @@ describe.skipIf(skipNote("kill -9 of a replica", DIALECT !== "pg" ? "runs in the
     expect(a.server.logs().filter((l) => l.msg === "unhandled error" || l.msg === "unhandled rejection")).toEqual([]);
     expect(await a.server.stop()).toBe(0);
   }, 90_000);
+});
+
+/**
+ * A TCP load balancer in front of replicas, as in production: each new connection goes to the
+ * first backend in `order()` that accepts it. Bytes that arrive before the backend is connected
+ * are held until it is.
+ */
+function balancer(order: () => number[]) {
+  type Side = { backend: import("bun").Socket<undefined> | null; held: Uint8Array[]; closed: boolean };
+  const server = Bun.listen<Side>({
+    hostname: "127.0.0.1",
+    port: 0,
+    socket: {
+      async open(client) {
+        client.data = { backend: null, held: [], closed: false };
+        for (const port of order()) {
+          try {
+            const backend = await Bun.connect({
+              hostname: "127.0.0.1",
+              port,
+              socket: {
+                data: (_s, d) => void client.write(d),
+                close: () => void client.end(),
+                error: () => void client.end(),
+              },
+            });
+            if (client.data.closed) return void backend.end();
+            client.data.backend = backend;
+            for (const d of client.data.held.splice(0)) backend.write(d);
+            return;
+          } catch {
+            // That backend is down: try the next.
+          }
+        }
+        client.end();
+      },
+      data(client, d) {
+        if (client.data.backend) client.data.backend.write(d);
+        else client.data.held.push(new Uint8Array(d));
+      },
+      close(client) {
+        client.data.closed = true;
+        client.data.backend?.end();
+      },
+      error(client) {
+        client.data.backend?.end();
+      },
+    },
+  });
+  return { url: `http://127.0.0.1:${server.port}`, stop: () => server.stop(true) };
+}
+
+describe.skipIf(DIALECT !== "pg")("kill -9 of the replica that holds a host", () => {
+  test("behind a load balancer, the host re-registers on the survivor within 5 s and its attached client comes back through it with exact replay (no gap, no repeat)", async () => {
+    const a = await streamServer({ args: ["--relay-heartbeat", "500ms"] });
+    const b = await startServer({ databaseUrl: a.server.databaseUrl, args: ["--relay-heartbeat", "500ms"] });
+    const portOf = (s: TestServer) => Number(new URL(s.url).port);
+    let bAlive = true;
+    // B first while it lives: the host lands on B.
+    const lb = balancer(() => (bAlive ? [portOf(b), portOf(a.server)] : [portOf(a.server)]));
+    const home = tempDir("warren-host-");
+    const agent = spawnWarren(["host", "start", "--server", lb.url, "--name", "failover"], { env: { WARREN_HOME: home, HOME: home, WARREN_API_KEY: a.key } });
+    await agent.waitFor(/connected: failover/);
+    const hostRow = async () => (await query(a.server, "SELECT id, replica, online FROM hosts WHERE name = 'failover'"))[0] as { id: string; replica: string; online: boolean | number } | undefined;
+    expect((await hostRow())?.replica).toBe(b.url);
+    const hostId = (await hostRow())!.id;
+
+    // A terminal on the host, started and attached through B, printing numbered lines.
+    const owner = api(b, a.session);
+    const created = await owner("POST", `/api/hosts/${hostId}/terminals`, { cmd: ["sh", "-c", "i=0; while [ $i -lt 100 ]; do echo line-$i; i=$((i+1)); sleep 0.03; done; sleep 60"] });
+    expect(created.status).toBe(201);
+    const term = (await created.json()) as { id: string };
+    const auth = { headers: { authorization: `Bearer ${a.session}` } };
+    const first = attach(`${b.url.replace(/^http/, "ws")}/api/hosts/${hostId}/terminals/${term.id}/attach`, auth);
+    await first.waitFor("line-20\r\n");
+
+    bAlive = false;
+    const killed = Date.now();
+    b.proc.kill("SIGKILL");
+    await b.exited;
+    const result = await first.result;
+    await waitUntil(async () => {
+      const row = await hostRow();
+      return row?.replica === a.server.url && !!row.online;
+    }, 10_000, "the host to register on the surviving replica");
+    const reregistered = Date.now() - killed;
+    console.log(`[faults] host re-registered on the survivor ${reregistered} ms after kill -9 of its replica`);
+    expect(reregistered).toBeLessThan(5_000);
+
+    // The client comes back through A from the offset it had: exact replay, no gap, no repeat.
+    const again = attach(`${a.server.url.replace(/^http/, "ws")}/api/hosts/${hostId}/terminals/${term.id}/attach?since=${result.offset}`, auth);
+    await again.waitFor("line-99\r\n", 40_000);
+    const whole = new TextDecoder().decode(result.output) + again.text();
+    expect(whole.split("\r\n").filter(Boolean)).toEqual(Array.from({ length: 100 }, (_, i) => `line-${i}`));
+    again.ws.close();
+    agent.proc.kill("SIGTERM");
+    await agent.exited;
+    lb.stop();
+    expect(await a.server.stop()).toBe(0);
+  }, 60_000);
 });
