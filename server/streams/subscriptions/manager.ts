@@ -5,6 +5,7 @@
 // name an older generation are fenced (409). All state is in the database and moves only by
 // conditional updates, so any replica may serve any request; a ticker handles expired leases and
 // webhook retries, bounded by MAX_ATTEMPTS consecutive failures until new data arrives.
+import { dbFault, faultLogGate } from "../../db/faults";
 import { randomBytes } from "node:crypto";
 import type { Logger } from "../../log";
 import * as offsets from "../offsets";
@@ -98,6 +99,7 @@ export class Subscriptions {
   private cache = new Map<string, { at: number; subs: Promise<SubscriptionRow[]> }>();
   private timer: ReturnType<typeof setInterval> | null = null;
   private ticking = false;
+  private faultLog = faultLogGate(30_000);
 
   constructor(
     private store: SubscriptionStore,
@@ -392,7 +394,9 @@ export class Subscriptions {
         }
       }
     } catch (e) {
-      this.log.warn("subscription tick failed", { error: String(e) });
+      // Every 250 ms while the database is down: one line every 30 s says so.
+      const fault = dbFault(e);
+      if (!fault || this.faultLog(fault).log) this.log.warn("subscription tick failed", { error: String(e) });
     } finally {
       this.ticking = false;
     }
