@@ -30,7 +30,7 @@ const expectedBytes = (() => {
 })();
 
 const dataDir = mkdtempSync(join(tmpdir(), "warren-bench-"));
-const warren = await start([process.execPath, "cli/main.ts", "serve", "--port", "0", "--data-dir", dataDir, "--log-file", join(dataDir, "log.jsonl")]);
+const warren = await start([process.execPath, "cli/main.ts", "serve", "--port", "0", "--data-dir", dataDir, "--log-file", join(dataDir, "log.jsonl")], { pairing: true });
 const pairing = /#token=(\S+)/.exec(warren.printed)![1]!;
 const { sessionToken } = (await (await fetch(`${warren.url}/api/auth/pair`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token: pairing, client: "cli" }) })).json()) as { sessionToken: string };
 const headers = { authorization: `Bearer ${sessionToken}`, "content-type": "application/json" };

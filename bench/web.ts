@@ -13,7 +13,7 @@ import { start } from "./lib";
 const { values } = parseArgs({ options: { rounds: { type: "string", default: "5" } } });
 const ROUNDS = Number(values.rounds);
 const dataDir = mkdtempSync(join(tmpdir(), "warren-bench-"));
-const warren = await start([process.execPath, "cli/main.ts", "serve", "--port", "0", "--data-dir", dataDir, "--log-file", join(dataDir, "log.jsonl")]);
+const warren = await start([process.execPath, "cli/main.ts", "serve", "--port", "0", "--data-dir", dataDir, "--log-file", join(dataDir, "log.jsonl")], { pairing: true });
 const link = /(http\S+\/pair#token=\S+)/.exec(warren.printed)![1]!;
 const browser = await chromium.launch({
   executablePath: process.env.WARREN_CHROMIUM ?? "/usr/bin/chromium",
