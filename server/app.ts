@@ -10,7 +10,7 @@ import { firstSegmentsFactory, methodsAtFactory } from "./http/routes";
 import { health } from "./health";
 import { about } from "./about";
 import { openapiRoute } from "./openapi";
-import { apiKeyRoutes, authRoutes, orgRoutes, type Auth } from "./auth";
+import { apiKeyRoutes, authRoutes, oidcRoutes, orgRoutes, type Auth } from "./auth";
 import { web } from "./web";
 import { terminalRoutes } from "./terminals";
 import { hostRoutes, portRoutes, relayConnect, type Directory, type Hub } from "./relay";
@@ -47,6 +47,7 @@ export function createApp(ctx: AppContext) {
     .use(health(ctx.db))
     .use(about(ctx.auth, ctx.db, ctx.apps))
     .use(openapiRoute(() => ctx.apps.mainUrl))
+    .use(oidcRoutes(ctx.auth))
     .use(authRoutes(ctx.auth))
     .use(orgRoutes(ctx.auth))
     .use(apiKeyRoutes(ctx.auth))

@@ -1,5 +1,6 @@
 // `warren serve` settings: flag values checked and turned into one typed config, including the
 // loopback/remote policy (SPEC §1). Bad values are usage errors; an unsafe bind is a refusal.
+import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { homedir } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
@@ -59,6 +60,31 @@ export interface ServeConfig {
   metricsAddr?: { host: string; port: number };
   /** Also serve /metrics on the main port, to owners of the first organization. */
   metricsPublic: boolean;
+  /** Sign-in with an OpenID Connect provider (server/auth/oidc.ts); unset: pairing links only. */
+  oidc?: OidcConfig;
+}
+
+/** `--oidc-group-map 'eng:default:member'`: people in group `eng` are members of org `default`. */
+export interface GroupMapping {
+  group: string;
+  orgSlug: string;
+  role: "owner" | "admin" | "member";
+}
+
+export interface OidcConfig {
+  /** The issuer identifier, exactly as the provider's discovery document names it. */
+  issuer: string;
+  clientId: string;
+  /** Unset: a public client (PKCE only, no client authentication). */
+  clientSecret?: string;
+  /** The button says "Sign in with <name>". */
+  name: string;
+  /** Email domains whose verified addresses may sign in the first time without an invitation. */
+  allowDomains: string[];
+  /** The claim (ID token or userinfo) listing the user's groups. */
+  groupsClaim?: string;
+  groupMap: GroupMapping[];
+  scopes: string[];
 }
 
 export interface ServeInput {
@@ -90,6 +116,16 @@ export interface ServeInput {
   jwtLifetime?: string;
   jwksMaxAge?: string;
   replicaUrl?: string;
+  oidcIssuer?: string;
+  oidcClientId?: string;
+  oidcClientSecret?: string;
+  /** A file holding the client secret (a mounted secret), read at start. */
+  oidcClientSecretFile?: string;
+  oidcName?: string;
+  oidcAllowDomains?: string[];
+  oidcGroupsClaim?: string;
+  oidcGroupMap?: string[];
+  oidcScopes?: string;
 }
 
 /** A flag value that cannot be used; the CLI prints it as a usage error (exit 2). */
@@ -142,7 +178,67 @@ export function resolveServeConfig(input: ServeInput): ServeConfig {
     jwksMaxAgeMs: parseDuration(input.jwksMaxAge ?? "60s", "--jwks-max-age", 1_000, 3_600_000),
     metricsAddr: input.metricsAddr === undefined ? undefined : parseAddr(input.metricsAddr, "--metrics-addr"),
     metricsPublic: input.metricsPublic ?? false,
+    oidc: parseOidc(input),
   };
+}
+
+function parseOidc(input: ServeInput): OidcConfig | undefined {
+  const given = [input.oidcIssuer, input.oidcClientId, input.oidcClientSecret, input.oidcClientSecretFile, input.oidcName, input.oidcGroupsClaim, input.oidcScopes].some((v) => v !== undefined) ||
+    (input.oidcAllowDomains?.length ?? 0) > 0 || (input.oidcGroupMap?.length ?? 0) > 0;
+  if (!given) return undefined;
+  if (input.oidcIssuer === undefined || input.oidcClientId === undefined) {
+    throw new ConfigError("OpenID Connect sign-in needs both --oidc-issuer and --oidc-client-id (and usually --oidc-client-secret or --oidc-client-secret-file)");
+  }
+  let issuer: URL;
+  try {
+    issuer = new URL(input.oidcIssuer);
+  } catch {
+    throw new ConfigError(`--oidc-issuer must be the provider's issuer URL, like https://accounts.google.com, got "${input.oidcIssuer}"`);
+  }
+  // Plain http only to a provider on this machine (a test or a dev setup): anywhere else a
+  // man in the middle could hand out its own keys and sign anyone in.
+  if (issuer.protocol !== "https:" && !(issuer.protocol === "http:" && isLoopback(issuer.hostname))) {
+    throw new ConfigError(`--oidc-issuer must be an https:// URL (plain http only for a provider on loopback), got "${input.oidcIssuer}"`);
+  }
+  if (input.oidcClientSecret !== undefined && input.oidcClientSecretFile !== undefined) {
+    throw new ConfigError("give the client secret once: --oidc-client-secret or --oidc-client-secret-file, not both");
+  }
+  let clientSecret = input.oidcClientSecret;
+  if (input.oidcClientSecretFile !== undefined) {
+    const path = resolve(expandHome(input.oidcClientSecretFile));
+    try {
+      clientSecret = readFileSync(path, "utf8").trim();
+    } catch (e) {
+      throw new ConfigError(`--oidc-client-secret-file: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    if (!clientSecret) throw new ConfigError(`--oidc-client-secret-file: ${path} is empty`);
+  }
+  const allowDomains = (input.oidcAllowDomains ?? []).map((d) => {
+    const v = d.trim().toLowerCase().replace(/^@/, "");
+    if (!/^[a-z0-9-]+(\.[a-z0-9-]+)+$/.test(v)) throw new ConfigError(`--oidc-allow-domain takes an email domain like example.com, got "${d}"`);
+    return v;
+  });
+  const groupMap = (input.oidcGroupMap ?? []).flatMap((list) => list.split(",")).filter((e) => e.trim()).map(parseGroupMapping);
+  if (groupMap.length > 0 && input.oidcGroupsClaim === undefined) throw new ConfigError("--oidc-group-map needs --oidc-groups-claim: the claim that lists a user's groups (often \"groups\")");
+  const groupsClaim = input.oidcGroupsClaim?.trim();
+  if (groupsClaim !== undefined && !/^[\w.:/-]{1,200}$/.test(groupsClaim)) throw new ConfigError(`--oidc-groups-claim must be a claim name, got "${input.oidcGroupsClaim}"`);
+  const scopes = (input.oidcScopes ?? `openid email profile${groupsClaim === "groups" ? " groups" : ""}`).split(/[\s,]+/).filter(Boolean);
+  if (!scopes.includes("openid")) scopes.unshift("openid");
+  const name = input.oidcName?.trim() || issuer.hostname;
+  if (name.length > 60) throw new ConfigError("--oidc-name must be at most 60 characters");
+  return { issuer: input.oidcIssuer, clientId: input.oidcClientId, clientSecret, name, allowDomains, groupsClaim, groupMap, scopes };
+}
+
+/** `group:orgslug:role`; a group name may itself contain colons (`cn=eng,…` does not, but `team:eng` may). */
+function parseGroupMapping(entry: string): GroupMapping {
+  const parts = entry.trim().split(":");
+  const role = parts.pop();
+  const orgSlug = parts.pop();
+  const group = parts.join(":");
+  if (!group || !orgSlug || (role !== "owner" && role !== "admin" && role !== "member")) {
+    throw new ConfigError(`--oidc-group-map takes group:org-slug:role entries (role owner, admin or member), comma-separated, got "${entry.trim()}"`);
+  }
+  return { group, orgSlug: orgSlug.toLowerCase(), role };
 }
 
 export function isLoopback(host: string): boolean {

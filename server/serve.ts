@@ -8,7 +8,7 @@ import { metricsListener } from "./metrics-routes";
 import { listen, type Listener } from "./listener";
 import { createLogger, redact } from "./log";
 import type { ServeConfig } from "./config";
-import { bootstrapOwner, createAuth } from "./auth";
+import { bootstrapOwner, createAuth, Oidc } from "./auth";
 import { bunTerminal, DEFAULTS, TerminalService } from "../pty";
 import { createRelay, type LocalHost } from "./relay";
 import { openStreams } from "./streams";
@@ -54,6 +54,9 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   const events = new Events(log);
   await events.start(db);
   const auth = await createAuth(db, config, secret, events);
+  auth.log = log;
+  // Discovery runs in the background: a provider that is down delays nothing and stops nothing.
+  if (config.oidc) (auth.oidc = new Oidc(config.oidc, log)).start();
   const firstPairing = await bootstrapOwner(auth.store, config.bootstrapToken);
   let localOrg: string | null = null;
   const local: LocalHost = {
@@ -113,6 +116,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   const stop = () =>
     (stopping ??= (async () => {
       clearInterval(sweep);
+      auth.oidc?.stop();
       for (const f of unmeter) f();
       // WebSockets would hold the drain open: attached clients are told to come back (1001),
       // and hosts to reconnect (GOAWAY) — to another replica, or to this one once restarted.

@@ -17,21 +17,26 @@ interface SessionInfo {
 export const login: Command = {
   spec: {
     name: "auth login",
-    summary: "Sign this machine in with a pairing link.",
-    usage: "warren auth login <pairing link | server url> [--json]",
+    summary: "Sign this machine in: with a pairing link, or through the server's identity provider.",
+    usage: "warren auth login <pairing link | server url> [--json]\n       warren auth login --server <url> [--json]",
     flags: {
+      server: { type: "string", value: "url", env: "WARREN_SERVER", help: "The server to sign in to, when no link is given" },
       "device-name": { type: "string", value: "name", help: "How this machine is listed in your sessions (default: its hostname)" },
       json: { type: "boolean", help: "Print who signed in, where and until when as JSON (never the session token)" },
     },
     details: `Give the link from \`warren serve\` (first start), \`warren pair\` or the web app's "add a device".
-With only a server URL the pairing token is read from stdin. The session is stored 0600 in
-~/.warren/logins.json (WARREN_HOME moves it), one per server.`,
+With only a server URL: when the server signs people in with an identity provider (OpenID
+Connect, docs/oidc.md), it prints a link to open in any browser — this machine needs none — and
+reads the one-use code that page shows; otherwise it reads a pairing token. Either is read from
+stdin. The session is stored 0600 in ~/.warren/logins.json (WARREN_HOME moves it), one per server.`,
   },
   async run(flags, positionals) {
     const [target] = positionals;
-    if (!target || positionals.length > 1) throw new UsageError("give exactly one pairing link or server URL", "auth login");
-    const server = normalizeServer(target);
-    const token = /#token=([A-Za-z0-9_-]+)/.exec(target)?.[1] ?? (await readTokenFromStdin());
+    if (positionals.length > 1) throw new UsageError("give exactly one pairing link or server URL", "auth login");
+    const given = target ?? (flags.server as string | undefined);
+    if (!given) throw new UsageError("give a pairing link, or the server to sign in to (--server URL)", "auth login");
+    const server = normalizeServer(given);
+    const token = (target && /#token=([A-Za-z0-9_-]+)/.exec(target)?.[1]) || (await askForCode(server));
     const c = client({ server });
     const r = await c.request("POST", "/api/auth/pair", { token, client: "cli", deviceName: (flags["device-name"] as string | undefined) ?? `warren CLI on ${hostname()}` });
     if (!r.ok) throw new ClientError(`pairing failed: ${await describeFailure(r, server)}`);
@@ -43,6 +48,24 @@ With only a server URL the pairing token is read from stdin. The session is stor
     return 0;
   },
 };
+
+/**
+ * No token in hand: with an identity provider, a link to sign in with in a browser (anywhere)
+ * whose page shows a one-use code — a pairing token, never in any URL — that the person pastes
+ * here. The device authorization grant would spare the paste, but needs a grant type many
+ * providers give only to a separate kind of client (docs/oidc.md).
+ */
+async function askForCode(server: string): Promise<string> {
+  const oidc = (await fetch(`${server}/api/auth/oidc`, { signal: AbortSignal.timeout(15_000) })
+    .then((r) => (r.ok ? r.json() : null))
+    .catch(() => null)) as { enabled?: boolean; name?: string; ready?: boolean; startUrl?: string } | null;
+  if (oidc?.enabled && oidc.ready) {
+    process.stderr.write(`Open this link in a browser and sign in with ${oidc.name}:\n\n  ${server}${oidc.startUrl}?client=cli\n\nthen paste the code the page shows.\n`);
+    return await readTokenFromStdin("code");
+  }
+  if (oidc?.enabled) process.stderr.write(`${oidc.name} cannot be reached by ${server} right now; sign in with a pairing link instead.\n`);
+  return await readTokenFromStdin("pairing token");
+}
 
 export const check: Command = {
   spec: {
@@ -91,11 +114,11 @@ function who(me: SessionInfo): string {
   return me.user?.email ? `${me.user.name} <${me.user.email}>` : (me.user?.name ?? "?");
 }
 
-async function readTokenFromStdin(): Promise<string> {
-  if (process.stdin.isTTY) process.stderr.write("pairing token: ");
+async function readTokenFromStdin(what: string): Promise<string> {
+  if (process.stdin.isTTY) process.stderr.write(`${what}: `);
   for await (const line of console) {
     const token = line.trim();
     if (token) return token.replace(/^.*#token=/, "");
   }
-  throw new UsageError("no pairing token: give the whole link, or the token on stdin", "auth login");
+  throw new UsageError(`no ${what}: give the whole link, or the ${what} on stdin`, "auth login");
 }

@@ -32,6 +32,15 @@ export const serve: Command = {
       "metrics-addr": { type: "string", value: "addr:port", env: "WARREN_METRICS_ADDR", help: "Serve Prometheus metrics at http://<addr:port>/metrics, a listener of their own (e.g. 127.0.0.1:9464)" },
       "metrics-public": { type: "boolean", env: "WARREN_METRICS_PUBLIC", help: "Also serve /metrics on the main port, to owners of the first organization (Authorization: Bearer <API key>)" },
       "replica-url": { type: "string", value: "url", env: "WARREN_REPLICA_URL", help: "How other replicas on the same database reach this one (default: the address it listens on)" },
+      "oidc-issuer": { type: "string", value: "url", env: "WARREN_OIDC_ISSUER", help: "Also sign people in with this OpenID Connect provider (its issuer URL; see docs/oidc.md)" },
+      "oidc-client-id": { type: "string", value: "id", env: "WARREN_OIDC_CLIENT_ID", help: "The client id Warren is registered under at the provider" },
+      "oidc-client-secret": { type: "string", value: "secret", env: "WARREN_OIDC_CLIENT_SECRET", help: "Its client secret (prefer the env var or --oidc-client-secret-file: flags show in ps)" },
+      "oidc-client-secret-file": { type: "string", value: "file", env: "WARREN_OIDC_CLIENT_SECRET_FILE", help: "Read the client secret from this file" },
+      "oidc-name": { type: "string", value: "name", env: "WARREN_OIDC_NAME", help: "The provider's name on the sign-in button (\"Sign in with <name>\"; default: the issuer's host)" },
+      "oidc-allow-domain": { type: "list", value: "domain", env: "WARREN_OIDC_ALLOW_DOMAIN", help: "People with a verified email at this domain may sign in the first time without an invitation; repeatable" },
+      "oidc-groups-claim": { type: "string", value: "claim", env: "WARREN_OIDC_GROUPS_CLAIM", help: "The claim listing a user's groups, for --oidc-group-map (often groups)" },
+      "oidc-group-map": { type: "list", value: "group:org:role,…", env: "WARREN_OIDC_GROUP_MAP", help: "Memberships from groups, re-applied at every sign-in: 'eng:default:member,leads:default:admin'; repeatable" },
+      "oidc-scopes": { type: "string", value: "scopes", env: "WARREN_OIDC_SCOPES", help: "Scopes to ask for (default: openid email profile, and groups when --oidc-groups-claim is groups)" },
       "log-file": { type: "string", value: "path", env: "WARREN_LOG_FILE", help: "Append log lines here instead of stderr" },
       "log-level": { type: "string", value: "level", env: "WARREN_LOG_LEVEL", default: "info", help: "error, warn, info (one line per request) or debug (also /healthz)" },
       "log-format": { type: "string", value: "format", env: "WARREN_LOG_FORMAT", help: "json or text (default: text on a terminal, JSON otherwise)" },
@@ -43,7 +52,10 @@ Examples:
   warren serve                                   # laptop: http://127.0.0.1:7420, SQLite in ~/.warren
   warren serve --port 0 --data-dir /tmp/w        # any free port, throwaway data
   warren serve --host 0.0.0.0 --public-url https://warren.example.com \\
-               --database-url postgres://warren@db/warren`,
+               --database-url postgres://warren@db/warren
+  WARREN_OIDC_CLIENT_SECRET=… warren serve --public-url https://warren.example.com \\
+               --oidc-issuer https://accounts.google.com --oidc-client-id … \\
+               --oidc-name Google --oidc-allow-domain example.com    # docs/oidc.md`,
   },
   async run(flags) {
     // A terminal closed or a log reader gone: what the server prints is lost, and that is all —
@@ -78,6 +90,15 @@ Examples:
       metricsPublic: flags["metrics-public"] as boolean | undefined,
       appsUrl: flags["apps-url"] as string | undefined,
       pathApps: flags["path-apps"] as boolean | undefined,
+      oidcIssuer: flags["oidc-issuer"] as string | undefined,
+      oidcClientId: flags["oidc-client-id"] as string | undefined,
+      oidcClientSecret: flags["oidc-client-secret"] as string | undefined,
+      oidcClientSecretFile: flags["oidc-client-secret-file"] as string | undefined,
+      oidcName: flags["oidc-name"] as string | undefined,
+      oidcAllowDomains: flags["oidc-allow-domain"] as string[] | undefined,
+      oidcGroupsClaim: flags["oidc-groups-claim"] as string | undefined,
+      oidcGroupMap: flags["oidc-group-map"] as string[] | undefined,
+      oidcScopes: flags["oidc-scopes"] as string | undefined,
     });
     let server;
     try {

@@ -1,7 +1,7 @@
 // Every query auth makes, written once (see server/db/gen.ts: the Postgres copy is generated).
 // Org-scoped reads take the org id as a parameter; writes go through db.write (one transaction).
-import { and, asc, desc, eq, gt, isNull, lt, ne, sql, type SQL } from "drizzle-orm";
-import { apiKeys, members, organizations, pairingTokens, sessions, settings, signingKeys, users, wsTickets, type Db } from "../db/dialect.sqlite"; // @dialect
+import { and, asc, desc, eq, gt, inArray, isNotNull, isNull, lt, ne, sql, type SQL } from "drizzle-orm";
+import { apiKeys, members, oidcIdentities, oidcStates, organizations, pairingTokens, sessions, settings, signingKeys, users, wsTickets, type Db } from "../db/dialect.sqlite"; // @dialect
 
 export type Role = "owner" | "admin" | "member";
 
@@ -21,6 +21,24 @@ export interface NewPairing {
   createdBy: string | null;
   expiresAt: Date;
 }
+
+/** What the provider vouched for at one OIDC sign-in, and what Warren's settings make of it. */
+export interface OidcSignIn {
+  issuer: string;
+  subject: string;
+  /** Lowercased; null when the provider gave none. */
+  email: string | null;
+  emailVerified: boolean;
+  name: string;
+  /** The email's domain is one of --oidc-allow-domain. */
+  domainAllowed: boolean;
+  /** Org slug → role from --oidc-group-map for this user's groups; null without a mapping. */
+  mapped: Record<string, Role> | null;
+}
+
+export type OidcAdmission =
+  | { ok: true; userId: string; created: boolean; changedOrgs: string[]; unknownOrgs: string[]; keptOwners: string[] }
+  | { ok: false; reason: "email_unverified" | "not_invited" | "linked_elsewhere" };
 
 export function makeAuthStore(db: Db) {
   const sessionWith = async (where: SQL) =>
@@ -86,6 +104,121 @@ export function makeAuthStore(db: Db) {
       });
     },
 
+    /**
+     * Who an OIDC sign-in is, in one transaction: the user linked to (issuer, subject); else, on
+     * the first sign-in, a verified email with a pending invitation (one use of it is consumed) or
+     * an allowed domain — linked to the user with that email, or a new one — and then the group
+     * mapping applied: memberships it grants are added or changed, those it granted before and
+     * no longer does are removed, and it never takes the last owner from an organization.
+     * Allowed-domain newcomers join the first organization as members when there is no mapping.
+     */
+    oidcSignIn(s: OidcSignIn, ids: { userId: string; identityId: string }, now: Date): Promise<OidcAdmission> {
+      return db.write(async (tx): Promise<OidcAdmission> => {
+        const [link] = await tx
+          .select({ userId: oidcIdentities.userId })
+          .from(oidcIdentities)
+          .where(and(eq(oidcIdentities.issuer, s.issuer), eq(oidcIdentities.subject, s.subject)))
+          .limit(1);
+        let userId = link?.userId;
+        let created = false;
+        const changed = new Set<string>();
+        if (userId) {
+          await tx.update(oidcIdentities).set({ lastSignInAt: now }).where(and(eq(oidcIdentities.issuer, s.issuer), eq(oidcIdentities.subject, s.subject)));
+        } else {
+          if (!s.email || !s.emailVerified) return { ok: false, reason: "email_unverified" };
+          const [pending] = await tx
+            .select()
+            .from(pairingTokens)
+            .where(and(eq(pairingTokens.inviteEmail, s.email), isNull(pairingTokens.userId), isNotNull(pairingTokens.orgId), gt(pairingTokens.usesLeft, 0), gt(pairingTokens.expiresAt, now)))
+            .orderBy(asc(pairingTokens.createdAt))
+            .limit(1);
+          const invite = pending
+            ? (
+                await tx
+                  .update(pairingTokens)
+                  .set({ usesLeft: sql`${pairingTokens.usesLeft} - 1` })
+                  .where(and(eq(pairingTokens.tokenHash, pending.tokenHash), gt(pairingTokens.usesLeft, 0)))
+                  .returning()
+              )[0]
+            : undefined;
+          if (!invite && !s.domainAllowed) return { ok: false, reason: "not_invited" };
+          const [existing] = await tx.select({ id: users.id }).from(users).where(eq(users.email, s.email)).limit(1);
+          if (existing) {
+            // That person already signs in with another account at this provider: an email match
+            // must not hand their Warren account to a second subject.
+            const [other] = await tx
+              .select({ id: oidcIdentities.id })
+              .from(oidcIdentities)
+              .where(and(eq(oidcIdentities.userId, existing.id), eq(oidcIdentities.issuer, s.issuer)))
+              .limit(1);
+            if (other) return { ok: false, reason: "linked_elsewhere" };
+            userId = existing.id;
+          } else {
+            userId = ids.userId;
+            created = true;
+            await tx.insert(users).values({ id: userId, email: s.email, name: s.name, createdAt: now });
+          }
+          await tx.insert(oidcIdentities).values({ id: ids.identityId, issuer: s.issuer, subject: s.subject, userId, email: s.email, createdAt: now, lastSignInAt: now });
+          if (invite?.orgId && invite.role) {
+            const added = await tx.insert(members).values({ orgId: invite.orgId, userId, role: invite.role, createdAt: now }).onConflictDoNothing().returning();
+            if (added.length) changed.add(invite.orgId);
+          } else if (!s.mapped) {
+            const [first] = await tx.select({ id: organizations.id }).from(organizations).orderBy(asc(organizations.createdAt)).limit(1);
+            if (first) {
+              const added = await tx.insert(members).values({ orgId: first.id, userId, role: "member", createdAt: now }).onConflictDoNothing().returning();
+              if (added.length) changed.add(first.id);
+            }
+          }
+        }
+        const unknownOrgs: string[] = [];
+        const keptOwners: string[] = [];
+        if (s.mapped) {
+          const slugs = Object.keys(s.mapped);
+          const orgs = slugs.length ? await tx.select({ id: organizations.id, slug: organizations.slug }).from(organizations).where(inArray(organizations.slug, slugs)) : [];
+          for (const slug of slugs) if (!orgs.some((o) => o.slug === slug)) unknownOrgs.push(slug);
+          const want = new Map(orgs.map((o) => [o.id, s.mapped![o.slug]!]));
+          const current = await tx.select().from(members).where(eq(members.userId, userId));
+          const lastOwner = async (orgId: string) =>
+            (await tx.$count(members, and(eq(members.orgId, orgId), eq(members.role, "owner"), ne(members.userId, userId!)))) === 0;
+          for (const m of current) {
+            const role = want.get(m.orgId);
+            if (role === undefined && m.source !== "oidc") continue;
+            if (role === m.role && m.source === "oidc") continue;
+            if (m.role === "owner" && role !== "owner" && (await lastOwner(m.orgId))) {
+              keptOwners.push(m.orgId);
+              continue;
+            }
+            const here = and(eq(members.orgId, m.orgId), eq(members.userId, userId));
+            if (role === undefined) await tx.delete(members).where(here);
+            else await tx.update(members).set({ role, source: "oidc" }).where(here);
+            changed.add(m.orgId);
+          }
+          for (const [orgId, role] of want) {
+            if (current.some((m) => m.orgId === orgId)) continue;
+            await tx.insert(members).values({ orgId, userId, role, createdAt: now, source: "oidc" }).onConflictDoNothing();
+            changed.add(orgId);
+          }
+        }
+        return { ok: true, userId, created, changedOrgs: [...changed], unknownOrgs, keptOwners };
+      });
+    },
+
+    /** A session for a user signed in some other way than a pairing token (OIDC). */
+    addSession: (userId: string, session: NewSession, now: Date) =>
+      db.write(async (tx) => {
+        const [first] = await tx.select({ orgId: members.orgId }).from(members).where(eq(members.userId, userId)).orderBy(asc(members.createdAt)).limit(1);
+        await tx.insert(sessions).values({ ...session, userId, activeOrgId: first?.orgId ?? null, createdAt: now, lastUsedAt: now });
+      }),
+
+    addOidcState: (row: typeof oidcStates.$inferInsert) => db.write(async (tx) => void (await tx.insert(oidcStates).values(row))),
+
+    /** One use: the row is gone once read; null when unknown or expired. */
+    takeOidcState: (stateHash: string, now: Date) =>
+      db.write(async (tx) => {
+        const [row] = await tx.delete(oidcStates).where(eq(oidcStates.stateHash, stateHash)).returning();
+        return row && row.expiresAt > now ? row : null;
+      }),
+
     /** The hot path of every session-authenticated request (the resolver caches it briefly). */
     sessionByHash: (tokenHash: string) => sessionWith(eq(sessions.tokenHash, tokenHash)),
 
@@ -143,6 +276,7 @@ export function makeAuthStore(db: Db) {
         await tx.delete(sessions).where(lt(sessions.expiresAt, now));
         await tx.delete(pairingTokens).where(lt(pairingTokens.expiresAt, now));
         await tx.delete(wsTickets).where(lt(wsTickets.expiresAt, now));
+        await tx.delete(oidcStates).where(lt(oidcStates.expiresAt, now));
       }),
 
     // API keys. Every read names the user, so one person's keys are invisible to another.

@@ -12,6 +12,8 @@ import type { Principal } from "./principal";
 import type { Resolver, Resolved } from "./resolver";
 import type { AuthStore } from "./store";
 import type { Jwts } from "./jwt";
+import type { Logger } from "../log";
+import type { Oidc } from "./oidc";
 
 export interface Auth {
   store: AuthStore;
@@ -23,6 +25,9 @@ export interface Auth {
   issuer: string;
   /** Where auth writes announce what they changed (keys, members, sessions) to live dashboards. */
   events: Events;
+  /** Sign-in with an OpenID Connect provider, when configured (--oidc-issuer). */
+  oidc?: Oidc;
+  log?: Logger;
 }
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);

@@ -4,8 +4,11 @@
 // accepts only from that very origin over https: no subdomain (an app origin among them) can set
 // or shadow it. Over plain http a Secure cookie would never come back, so it has neither.
 
-/** The session cookie on the main origin; the app cookie on each app's own origin (server/apps). */
-export type CookieKind = "warren_session" | "warren_app";
+/**
+ * The session cookie on the main origin; the app cookie on each app's own origin (server/apps);
+ * the cookie that binds an OIDC sign-in under way to the browser that started it (oidc-routes.ts).
+ */
+export type CookieKind = "warren_session" | "warren_app" | "warren_oidc";
 
 export const cookieName = (kind: CookieKind, secure: boolean) => (secure ? `__Host-${kind}` : kind);
 

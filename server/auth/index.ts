@@ -1,6 +1,7 @@
 // server/auth: who is asking (SPEC §2).
 //   createAuth(db, config)  the auth context: store, the one credential resolver, policy
 //   authRoutes, orgRoutes   /api/auth/* and /api/orgs/*
+//   Oidc, oidcRoutes        sign-in with an OpenID Connect provider (/api/auth/oidc/*)
 //   authenticated(auth)     an Elysia plugin giving later routes a checked `principal`
 //   bootstrapOwner, mintPairing, pairingUrl   first-start owner and pairing links
 import { randomBytes } from "node:crypto";
@@ -18,6 +19,8 @@ export { mintAppCode, mintTicket } from "./tickets";
 export type { AppGrant } from "./resolver";
 export { APP_AUDIENCE } from "./jwt";
 export { authRoutes } from "./routes";
+export { oidcRoutes } from "./oidc-routes";
+export { Oidc } from "./oidc";
 export { apiKeyRoutes } from "./api-keys";
 export { Jwts } from "./jwt";
 export { orgRoutes, requireAdmin } from "./orgs";

@@ -178,7 +178,7 @@ export const authRoutes = (auth: Auth) =>
       },
     );
 
-function deviceFrom(request: Request, client: string): string {
+export function deviceFrom(request: Request, client: string): string {
   const ua = request.headers.get("user-agent") ?? "";
   const browser = /(Firefox|Edg|Chrome|Safari)\/[\d.]+/.exec(ua)?.[1];
   const os = /(Windows|Mac OS X|Linux|Android|iPhone)/.exec(ua)?.[1];

@@ -38,6 +38,11 @@ export const members = table(
     /** owner | admin | member */
     role: str("role").notNull(),
     createdAt: ts("created_at").notNull(),
+    /**
+     * "oidc" when the identity provider's group mapping granted it (re-applied, and removed, at
+     * each sign-in); null when an invitation or an admin did (the mapping leaves it alone).
+     */
+    source: str("source"),
   },
   (t) => [uniqueIndex("members_org_user_key").on(t.orgId, t.userId), index("members_user_idx").on(t.userId)],
 );
@@ -81,6 +86,51 @@ export const pairingTokens = table(
     expiresAt: ts("expires_at").notNull(),
   },
   (t) => [index("pairing_tokens_expires_idx").on(t.expiresAt)],
+);
+
+/**
+ * Who a user is at an OpenID Connect provider: (issuer, subject) is the match at every sign-in
+ * after the first — never the email, which a provider may let people change.
+ */
+export const oidcIdentities = table(
+  "oidc_identities",
+  {
+    id: id(),
+    issuer: str("issuer").notNull(),
+    subject: str("subject").notNull(),
+    userId: str("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    /** The verified email it was first linked by (for people reading the table). */
+    email: str("email"),
+    createdAt: ts("created_at").notNull(),
+    lastSignInAt: ts("last_sign_in_at").notNull(),
+  },
+  (t) => [uniqueIndex("oidc_identities_issuer_subject_key").on(t.issuer, t.subject), index("oidc_identities_user_idx").on(t.userId)],
+);
+
+/**
+ * OIDC sign-ins under way: one row per redirect to the provider, deleted when its callback comes
+ * back (one use) or swept once expired. Keyed by the hash of `state`; `browserHash` is the hash
+ * of a cookie set on the browser that started it, so a callback URL replayed in another browser
+ * (login CSRF) finds nothing. The PKCE verifier and nonce are worthless without the code, which
+ * the provider sends only to that browser.
+ */
+export const oidcStates = table(
+  "oidc_states",
+  {
+    stateHash: id("state_hash"),
+    browserHash: str("browser_hash").notNull(),
+    nonce: str("nonce").notNull(),
+    codeVerifier: str("code_verifier").notNull(),
+    redirectUri: str("redirect_uri").notNull(),
+    /** Where to go once signed in: a path on this origin. */
+    next: str("next").notNull(),
+    /** "browser" (sets the session cookie) | "cli" (shows a one-time code for `warren auth login`) */
+    client: str("client").notNull(),
+    expiresAt: ts("expires_at").notNull(),
+  },
+  (t) => [index("oidc_states_expires_idx").on(t.expiresAt)],
 );
 
 /** Single-use WebSocket tickets for browsers, bound to the session that asked for them. */

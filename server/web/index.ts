@@ -17,7 +17,8 @@ import xtermCss from "../../node_modules/@xterm/xterm/css/xterm.css" with { type
 import fitJs from "../../node_modules/@xterm/addon-fit/lib/addon-fit.mjs" with { type: "text" };
 import protocolJs from "./protocol.gen.js" with { type: "text" };
 
-const SECURITY_HEADERS = {
+/** Every page's headers (server/auth/oidc-routes.ts renders its pages with them too). */
+export const SECURITY_HEADERS = {
   "content-security-policy":
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
     "frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'",

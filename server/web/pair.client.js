@@ -56,6 +56,35 @@ form.addEventListener("submit", (event) => {
   if (token) redeem(token);
 });
 
+// "Sign in with <provider>" when the server has one (GET /api/auth/oidc), above the pairing form.
+// A button that navigates (not a form: the page's CSP form-action would stop the redirect to the
+// provider). While the provider cannot be reached the button is off and says so.
+async function offerProvider() {
+  let oidc;
+  try {
+    const r = await fetch("/api/auth/oidc");
+    oidc = r.ok ? await r.json() : null;
+  } catch {
+    return;
+  }
+  if (!oidc || !oidc.enabled) return;
+  const box = document.createElement("div");
+  box.id = "oidc";
+  const button = document.createElement("button");
+  button.type = "button";
+  button.textContent = `Sign in with ${oidc.name}`;
+  button.disabled = !oidc.ready;
+  button.addEventListener("click", () => location.assign(`${oidc.startUrl}?next=${encodeURIComponent(next)}`));
+  box.append(button);
+  const note = document.createElement("p");
+  note.className = "hint";
+  note.id = "oidc-note";
+  note.textContent = oidc.ready ? "Or use a pairing link:" : `${oidc.name} cannot be reached right now. Sign in with a pairing link, or reload this page to try again.`;
+  box.append(note);
+  form.before(box);
+  if (oidc.ready) status.textContent = `Sign in with your ${oidc.name} account.`;
+}
+
 const fromUrl = new URLSearchParams(location.hash.slice(1)).get("token");
 if (fromUrl) {
   history.replaceState(null, "", location.pathname + location.search);
@@ -69,6 +98,7 @@ if (fromUrl) {
         status.textContent = "Paste the pairing link you were given.";
         form.hidden = false;
         input.focus();
+        return offerProvider();
       }
     })
     .catch(() => showError("Could not reach the Warren server."));

@@ -1,0 +1,184 @@
+// Sign in with the team's OpenID Connect provider (docs/oidc.md):
+//   GET /api/auth/oidc           public: is it configured, its name, can it be reached (the page asks)
+//   GET /api/auth/oidc/start     redirect to the provider (?next=/path; ?client=cli for `warren auth login`)
+//   GET /api/auth/oidc/callback  where the provider sends the browser back: a session, then `next`
+// The browser-facing two answer with pages, never JSON and never a 500: a person is looking.
+// What a sign-in produces is an ordinary DB session (hashed, sliding, revocable) with the same
+// cookie as a browser pairing, or — for the CLI — a one-use pairing token shown on the page, which
+// the person pastes into `warren auth login`; no credential is ever put in a URL.
+import { Elysia } from "elysia";
+import { timingSafeEqual } from "node:crypto";
+import { SECURITY_HEADERS } from "../web";
+import type { Auth } from "./authn";
+import { clearedCookie, cookieName, readCookie, setCookie } from "./cookies";
+import { OidcError } from "./oidc";
+import { mintPairing, PAIRING_TTL_SECONDS } from "./pairing";
+import { SESSION_DAYS } from "./resolver";
+import { baseUrl, deviceFrom } from "./routes";
+import { hashToken, newId, newSessionToken, newTicket } from "./tokens";
+
+const DAY = 86_400_000;
+/** How long a person may spend at the provider's login page. */
+const STATE_TTL_MS = 10 * 60_000;
+const CALLBACK = "/api/auth/oidc/callback";
+const BINDING = /^[A-Za-z0-9_-]{43}$/;
+
+/** A path on this origin, nothing else (an open redirect would hand the session's page to anyone). */
+export function safeNext(value: string | null): string {
+  return value && value.startsWith("/") && !value.startsWith("//") && !value.includes("\\") && value.length <= 2000 ? value : "/";
+}
+
+export const oidcRoutes = (auth: Auth) =>
+  new Elysia()
+    .get("/api/auth/oidc", async ({ set }) => {
+      set.headers["cache-control"] = "no-store";
+      const oidc = auth.oidc;
+      if (!oidc) return { enabled: false };
+      const ready = (await oidc.ready()) !== null;
+      return { enabled: true, name: oidc.name, ready, startUrl: "/api/auth/oidc/start" };
+    })
+    .get("/api/auth/oidc/start", async ({ request, set }) => logged(set, await (async () => {
+      const oidc = auth.oidc;
+      if (!oidc) return page(404, "Not set up here", "This Warren server does not sign people in with an identity provider. Sign in with a pairing link.");
+      const url = new URL(request.url);
+      const client = url.searchParams.get("client") === "cli" ? "cli" : "browser";
+      const redirectUri = `${baseUrl(auth, request)}${CALLBACK}`;
+      try {
+        const flow = await oidc.authorizationUrl(redirectUri);
+        // The browser that starts a sign-in is the one that must finish it: a random value in a
+        // cookie, its hash in the row. A callback URL played into another browser finds no match.
+        const existing = readCookie(request.headers.get("cookie"), cookieName("warren_oidc", auth.config.secureCookies));
+        const binding = existing && BINDING.test(existing) ? existing : newTicket();
+        await auth.store.addOidcState({
+          stateHash: hashToken(flow.state),
+          browserHash: hashToken(binding),
+          nonce: flow.nonce,
+          codeVerifier: flow.codeVerifier,
+          redirectUri,
+          next: safeNext(url.searchParams.get("next")),
+          client,
+          expiresAt: new Date(Date.now() + STATE_TTL_MS),
+        });
+        return new Response(null, {
+          status: 302,
+          headers: {
+            location: flow.url,
+            "cache-control": "no-store",
+            "referrer-policy": "no-referrer",
+            "set-cookie": setCookie("warren_oidc", auth.config.secureCookies, binding, new Date(Date.now() + STATE_TTL_MS)),
+          },
+        });
+      } catch (e) {
+        return failed(auth, e, "start");
+      }
+    })()))
+    .get(CALLBACK, async ({ request, set }) => logged(set, await (async () => {
+      const oidc = auth.oidc;
+      if (!oidc) return page(404, "Not set up here", "This Warren server does not sign people in with an identity provider. Sign in with a pairing link.");
+      const url = new URL(request.url);
+      const state = url.searchParams.get("state");
+      const binding = readCookie(request.headers.get("cookie"), cookieName("warren_oidc", auth.config.secureCookies));
+      const row = state && state.length <= 512 ? await auth.store.takeOidcState(hashToken(state), new Date()) : null;
+      if (!row || !binding || !sameHash(row.browserHash, hashToken(binding))) {
+        auth.log?.warn("oidc sign-in refused", { reason: row ? "other_browser" : "unknown_state" });
+        return page(400, "This sign-in cannot be completed", "This sign-in link was already used, has expired, or was started in another browser. Start again from the sign-in page.", { again: true });
+      }
+      try {
+        const claims = await oidc.finish(url, { ...row, state: state! });
+        const admission = await auth.store.oidcSignIn(
+          {
+            issuer: oidc.config.issuer,
+            subject: claims.sub,
+            email: claims.email,
+            emailVerified: claims.emailVerified,
+            name: claims.name ?? claims.email ?? "Unnamed",
+            domainAllowed: oidc.domainAllowed(claims.email),
+            mapped: oidc.mapGroups(claims.groups),
+          },
+          { userId: newId("usr"), identityId: newId("oid") },
+          new Date(),
+        );
+        if (!admission.ok) {
+          auth.log?.warn("oidc sign-in refused", { reason: admission.reason, issuer: oidc.config.issuer, emailDomain: claims.email?.split("@").pop() ?? null });
+          return refusal(admission.reason, oidc.name);
+        }
+        const { userId } = admission;
+        if (admission.unknownOrgs.length) auth.log?.warn("oidc group mapping names organizations that do not exist", { slugs: admission.unknownOrgs });
+        if (admission.keptOwners.length) auth.log?.warn("oidc group mapping would leave an organization without an owner; kept the owner", { orgs: admission.keptOwners, userId });
+        // Memberships changed: this replica forgets its cached principals of this user now, others
+        // within the resolver's cache bound (SPEC §2.4 rule 5).
+        auth.resolver.forget({ userId });
+        for (const org of admission.changedOrgs) auth.events.publish({ topic: "members", org });
+        if (admission.changedOrgs.length) auth.events.publish({ topic: "members", user: userId });
+        auth.log?.info("oidc sign-in", { userId, issuer: oidc.config.issuer, created: admission.created, client: row.client });
+        if (row.client === "cli") {
+          const minted = await mintPairing(auth.store, { userId, invite: null, uses: 1, createdBy: userId, ttlSeconds: PAIRING_TTL_SECONDS });
+          return codePage(minted.token, Math.round(PAIRING_TTL_SECONDS / 60));
+        }
+        const token = newSessionToken();
+        const now = new Date();
+        const expiresAt = new Date(now.getTime() + SESSION_DAYS * DAY);
+        await auth.store.addSession(userId, { id: newId("ses"), tokenHash: hashToken(token), client: "browser", deviceName: deviceFrom(request, "browser"), expiresAt }, now);
+        auth.events.publish({ topic: "sessions", user: userId });
+        const headers = new Headers({ location: row.next, "cache-control": "no-store", "referrer-policy": "no-referrer" });
+        // Exactly the cookie a browser pairing sets (routes.ts).
+        headers.append("set-cookie", setCookie("warren_session", auth.config.secureCookies, token, expiresAt));
+        headers.append("set-cookie", clearedCookie("warren_oidc", auth.config.secureCookies));
+        return new Response(null, { status: 303, headers });
+      } catch (e) {
+        return failed(auth, e, "callback");
+      }
+    })()));
+
+/** The access log reads the status from `set`; a Response returned whole does not set it. */
+function logged(set: { status?: number | string }, response: Response): Response {
+  set.status = response.status;
+  return response;
+}
+
+function sameHash(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+function failed(auth: Auth, e: unknown, step: string): Response {
+  if (e instanceof OidcError) {
+    auth.log?.warn("oidc sign-in failed", { step, status: e.status, reason: e.title, detail: e.detail ?? null });
+    return page(e.status, e.title, e.message, { again: true });
+  }
+  auth.log?.error("oidc sign-in failed", { step, error: String((e as Error)?.message ?? e).slice(0, 300) });
+  return page(500, "Sign-in failed", "Something went wrong on this server while signing you in. Try again; if it keeps happening, tell whoever runs it.", { again: true });
+}
+
+function refusal(reason: "email_unverified" | "not_invited" | "linked_elsewhere", name: string): Response {
+  switch (reason) {
+    case "email_unverified":
+      return page(403, "Your email address is not verified", `${name} does not vouch for your email address (it is missing or not verified), so Warren cannot tell who you are. Verify it with ${name}, then try again.`);
+    case "not_invited":
+      return page(403, "You have not been invited", `You signed in with ${name}, but this Warren server lets people in the first time only with an invitation for their email address or from an allowed email domain. Ask an owner or admin to invite you (Add a person, with your email), then try again.`);
+    case "linked_elsewhere":
+      return page(403, "This email is already linked", `The Warren account with this email address signs in with another ${name} account. Sign in with that one, or ask an admin for help.`);
+  }
+}
+
+const escape = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** A page in the style of the others (no script: none is needed to read a sentence). */
+function page(status: number, title: string, message: string, opts: { again?: boolean; html?: string } = {}): Response {
+  const body =
+    `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">` +
+    `<link rel="icon" href="data:,"><title>${escape(title)} · Warren</title><link rel="stylesheet" href="/assets/style.css"></head>` +
+    `<body><main class="card" aria-labelledby="title"><p class="brand">Warren</p><h1 id="title">${escape(title)}</h1>` +
+    `<p id="message" role="${status >= 400 ? "alert" : "status"}">${escape(message)}</p>${opts.html ?? ""}` +
+    (opts.again || status >= 400 ? `<p><a href="/pair">Back to sign-in</a></p>` : "") +
+    `</main></body></html>`;
+  return new Response(body, { status, headers: { ...SECURITY_HEADERS, "content-type": "text/html; charset=utf-8", "cache-control": "no-store" } });
+}
+
+/** The CLI's one-use code: a pairing token for the signed-in user, shown once and never logged. */
+function codePage(token: string, minutes: number): Response {
+  return page(200, "Signed in: now finish in your terminal", `Paste this code where warren auth login asks for it. It works once, within ${minutes} minutes.`, {
+    html: `<p><code id="code">${escape(token)}</code></p><p class="hint">Nothing else to do here: you can close this tab.</p>`,
+  });
+}

@@ -1,0 +1,326 @@
+// Sign-in with an OpenID Connect provider (docs/oidc.md), against a real one: oidc-provider on
+// 127.0.0.1, in headless Chromium, and with the CLI. Who gets in (invitation, allowed domain,
+// verified email, matched by subject), group mapping at every sign-in and its removal (rule 5),
+// refusals as pages in words (wrong state, replayed code, expired or wrongly-signed ID tokens —
+// those two from a tiny fake provider, a real one never mints them), a provider that is down at
+// start and at sign-in, and no code, token or secret in any log.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { api, AS_PROXY, expectNoCredentialIn, issued, json, ownerSession, pair, pairingLink } from "./auth-helpers";
+import { HAVE_CHROMIUM, launch, screenshotPath } from "./browser";
+import { cleanup, DIALECT, MAIN, ROOT, startServer, tempDir, waitUntil, type TestServer } from "./harness";
+import { CLIENT_ID, CLIENT_SECRET, providerLogin, startFakeProvider, startProvider, type TestProvider } from "./oidc-helpers";
+
+afterAll(cleanup);
+
+interface Session {
+  authenticated: boolean;
+  user?: { id: string; email: string | null; name: string };
+  organizations?: { id: string; slug: string; role: string }[];
+}
+
+function oidcArgs(issuer: string, secretFile: string, extra: string[] = []): string[] {
+  return ["--oidc-issuer", issuer, "--oidc-client-id", CLIENT_ID, "--oidc-client-secret-file", secretFile, "--oidc-name", "Test IdP", ...extra];
+}
+
+describe.if(HAVE_CHROMIUM)(`OIDC sign-in in Chromium (${DIALECT})`, () => {
+  let browser: Browser;
+  let provider: TestProvider;
+  let s: TestServer;
+  let owner: string;
+  let secretFile: string;
+  const servers: TestServer[] = [];
+  const shown: string[] = [];
+
+  beforeAll(async () => {
+    browser = await launch();
+    provider = await startProvider();
+    secretFile = join(tempDir(), "oidc-secret");
+    writeFileSync(secretFile, CLIENT_SECRET + "\n", { mode: 0o600 });
+    s = await startServer({
+      args: [
+        ...AS_PROXY,
+        ...oidcArgs(provider.issuer, secretFile, ["--oidc-allow-domain", "allowed.test", "--oidc-groups-claim", "groups", "--oidc-group-map", "eng:default:member,leads:default:admin", "--oidc-group-map", "ops:ops:member"]),
+      ],
+    });
+    servers.push(s);
+    await s.waitFor(/\/pair#token=/);
+    owner = await ownerSession(s);
+    expect((await api(s, owner)("POST", "/api/orgs", { name: "Ops", slug: "ops" })).status).toBe(201);
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+    for (const x of servers) await x.stop();
+    await provider?.close();
+  });
+
+  /** Clicks "Sign in with Test IdP" on /pair and logs in at the provider as `login`; returns where it ends. */
+  async function signIn(page: Page, server: TestServer, login: string): Promise<void> {
+    await page.goto(`${server.url}/pair`);
+    await page.getByRole("button", { name: "Sign in with Test IdP" }).click();
+    await page.waitForURL((u) => !u.href.startsWith(server.url));
+    await providerLogin(page, login);
+    await page.waitForURL((u) => u.href.startsWith(server.url) && !u.pathname.startsWith("/api/auth/oidc/start"));
+  }
+
+  const sessionOf = async (page: Page) => await page.evaluate(async () => (await fetch("/api/auth/session")).json() as Promise<Session>);
+
+  async function freshPage(): Promise<{ context: BrowserContext; page: Page }> {
+    const context = await browser.newContext();
+    return { context, page: await context.newPage() };
+  }
+
+  test("the sign-in page offers the provider; an allowed domain gets in with the pairing cookie, groups mapped to roles", async () => {
+    provider.accounts.set("alice", { email: "Alice@allowed.test", email_verified: true, name: "Alice", groups: ["eng"] });
+    const { context, page } = await freshPage();
+    const callbacks: string[] = [];
+    page.on("request", (r) => void (r.url().includes("/api/auth/oidc/callback") && callbacks.push(r.url())));
+    await page.goto(`${s.url}/pair`);
+    await page.getByRole("button", { name: "Sign in with Test IdP" }).waitFor();
+    await page.screenshot({ path: screenshotPath("oidc-1-sign-in-page") });
+    await signIn(page, s, "alice");
+    await page.waitForURL(`${s.url}/`);
+    await page.locator("#who", { hasText: "Alice" }).waitFor();
+    const cookie = (await context.cookies()).find((c) => c.name === "warren_session")!;
+    expect(cookie).toMatchObject({ httpOnly: true, sameSite: "Lax", path: "/" });
+    expect(cookie.value).toMatch(/^wss_[A-Za-z0-9_-]{43}$/);
+    issued.push(cookie.value);
+    const me = await sessionOf(page);
+    expect(me.user).toMatchObject({ email: "alice@allowed.test", name: "Alice" });
+    expect(me.organizations!.map((o) => [o.slug, o.role])).toEqual([["default", "member"]]);
+    // The same DB session as pairing: listed, revocable.
+    const sessions = await page.evaluate(async () => (await (await fetch("/api/auth/sessions")).json()) as { sessions: { current: boolean; client: string }[] });
+    expect(sessions.sessions).toEqual([expect.objectContaining({ current: true, client: "browser" })]);
+
+    // Replaying the callback URL (its code and state), in this browser or another, signs no one in.
+    expect(callbacks.length).toBe(1);
+    const replay = await page.goto(callbacks[0]!);
+    expect(replay!.status()).toBe(400);
+    expect(await page.getByRole("alert").textContent()).toContain("already used, has expired, or was started in another browser");
+    const other = await freshPage();
+    const replayed = await other.page.goto(callbacks[0]!);
+    expect(replayed!.status()).toBe(400);
+    expect((await sessionOf(other.page)).authenticated).toBe(false);
+    await other.page.screenshot({ path: screenshotPath("oidc-2-replayed") });
+    await other.context.close();
+    await context.close();
+  });
+
+  test("a wrong state is refused with a page, not a 500, and signs no one in", async () => {
+    const { context, page } = await freshPage();
+    await page.goto(`${s.url}/pair`);
+    await page.getByRole("button", { name: "Sign in with Test IdP" }).click();
+    await page.waitForURL((u) => u.href.startsWith(provider.issuer));
+    // This browser started a sign-in (its cookie and our record exist); an answer comes back
+    // with a state it never sent.
+    const r = await page.goto(`${s.url}/api/auth/oidc/callback?code=some-code-0123456789&state=not-the-state-we-sent-0123456789abcdef`);
+    expect(r!.status()).toBe(400);
+    expect(await page.locator("h1").textContent()).toBe("This sign-in cannot be completed");
+    expect((await sessionOf(page)).authenticated).toBe(false);
+    await context.close();
+  });
+
+  test("group mapping is re-applied at every sign-in: roles change, orgs are added, and leaving a group removes the membership and its access", async () => {
+    const first = await freshPage();
+    await signIn(first.page, s, "alice");
+    const defaultOrg = (await sessionOf(first.page)).organizations!.find((o) => o.slug === "default")!.id;
+    const members = () => first.page.evaluate(async (id) => (await fetch(`/api/orgs/${id}/members`)).status, defaultOrg);
+    expect(await members()).toBe(200);
+
+    provider.accounts.set("alice", { email: "alice@allowed.test", email_verified: true, name: "Alice", groups: ["eng", "leads", "ops"] });
+    const second = await freshPage();
+    await signIn(second.page, s, "alice");
+    const orgs = (await sessionOf(second.page)).organizations!.map((o) => [o.slug, o.role]).sort();
+    expect(orgs).toEqual([["default", "admin"], ["ops", "member"]]);
+    // The owner sees it too, and Alice's older session has the new role at once (same replica).
+    const listed = await json<{ members: { email: string | null; role: string }[] }>(api(s, owner)("GET", `/api/orgs/${defaultOrg}/members`));
+    expect(listed.members.find((m) => m.email === "alice@allowed.test")?.role).toBe("admin");
+    expect((await sessionOf(first.page)).organizations!.find((o) => o.slug === "default")?.role).toBe("admin");
+
+    // Out of every mapped group: the memberships the mapping granted go, and her sessions lose them.
+    provider.accounts.set("alice", { email: "alice@allowed.test", email_verified: true, name: "Alice", groups: [] });
+    const third = await freshPage();
+    await signIn(third.page, s, "alice");
+    expect((await sessionOf(third.page)).organizations).toEqual([]);
+    expect(await members()).toBe(404);
+    expect((await sessionOf(first.page)).organizations).toEqual([]);
+    // The owner's own membership (not the mapping's) is untouched.
+    expect((await json<Session>(api(s, owner)("GET", "/api/auth/session"))).organizations!.map((o) => o.role)).toContain("owner");
+    for (const x of [first, second, third]) await x.context.close();
+  });
+
+  test("email_verified false, an uninvited email and a domain not allowed are refused in words; an invitation lets one in and is used up", async () => {
+    provider.accounts.set("bob", { email: "bob@allowed.test", email_verified: false });
+    provider.accounts.set("carol", { email: "carol@elsewhere.test", email_verified: true, name: "Carol" });
+    provider.accounts.set("dave", { email: "dave@sub.allowed.test", email_verified: true });
+    const cases: [string, string, string][] = [
+      ["bob", "Your email address is not verified", "oidc-3-unverified"],
+      ["carol", "You have not been invited", "oidc-4-uninvited"],
+      ["dave", "You have not been invited", "oidc-5-domain"],
+    ];
+    for (const [login, title, shot] of cases) {
+      const { context, page } = await freshPage();
+      await signIn(page, s, login);
+      expect(await page.locator("h1").textContent()).toBe(title);
+      expect(await page.getByRole("link", { name: "Back to sign-in" }).count()).toBe(1);
+      expect((await sessionOf(page)).authenticated).toBe(false);
+      await page.screenshot({ path: screenshotPath(shot) });
+      await context.close();
+    }
+    const refusals = s.logs().filter((l) => l.msg === "oidc sign-in refused").map((l) => l.reason);
+    expect(refusals).toEqual(expect.arrayContaining(["email_unverified", "not_invited"]));
+
+    // Invited by email: Carol gets in with the invited role, and the invitation is spent.
+    const orgId = (await json<Session>(api(s, owner)("GET", "/api/auth/session"))).organizations!.find((o) => o.slug === "default")!.id;
+    const invite = await pairingLink(s, owner, { invite: { email: "carol@elsewhere.test", organizationId: orgId, role: "admin" } });
+    const { context, page } = await freshPage();
+    await signIn(page, s, "carol");
+    await page.waitForURL(`${s.url}/`);
+    expect((await sessionOf(page)).organizations!.map((o) => [o.slug, o.role])).toEqual([["default", "admin"]]);
+    expect((await pair(s, invite)).status).toBe(401);
+    await context.close();
+  });
+
+  test("after the first link, the subject is the match: a second account with the same email is refused, a changed email still signs in the same user", async () => {
+    provider.accounts.set("alice-again", { email: "alice@allowed.test", email_verified: true, groups: ["eng"] });
+    const a = await freshPage();
+    await signIn(a.page, s, "alice-again");
+    expect(await a.page.locator("h1").textContent()).toBe("This email is already linked");
+    await a.context.close();
+
+    const before = (await json<{ members: { userId: string; email: string | null }[] }>(api(s, owner)("GET", `/api/orgs/${(await json<Session>(api(s, owner)("GET", "/api/auth/session"))).organizations![0]!.id}/members`))).members;
+    provider.accounts.set("alice", { email: "alice.new@allowed.test", email_verified: false, name: "Alice", groups: ["eng"] });
+    const b = await freshPage();
+    await signIn(b.page, s, "alice");
+    const me = await sessionOf(b.page);
+    expect(me.user!.email).toBe("alice@allowed.test");
+    expect(before.some((m) => m.userId === me.user!.id)).toBe(false); // she had left default; the mapping added her back
+    expect(me.organizations!.map((o) => o.slug)).toEqual(["default"]);
+    await b.context.close();
+  });
+
+  test("warren auth login --server: a link to open in a browser, a one-use code back, a CLI session", async () => {
+    provider.accounts.set("frank", { email: "frank@allowed.test", email_verified: true, name: "Frank", groups: ["eng"] });
+    const home = tempDir();
+    const cli = Bun.spawn([process.execPath, MAIN, "auth", "login", "--server", s.url, "--device-name", "headless-box"], {
+      cwd: ROOT,
+      env: { ...process.env, WARREN_HOME: home, WARREN_TEST_DATABASE_URL: "" },
+      stdin: "pipe",
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    let err = "";
+    const reader = (async () => {
+      for await (const chunk of cli.stderr as unknown as AsyncIterable<Uint8Array>) err += new TextDecoder().decode(chunk);
+    })();
+    await waitUntil(() => /\/api\/auth\/oidc\/start\?client=cli/.test(err), 20_000, "the CLI's link");
+    const link = /(http:\/\/\S+\/api\/auth\/oidc\/start\?client=cli)/.exec(err)![1]!;
+    expect(link).toBe(`${s.url}/api/auth/oidc/start?client=cli`);
+    const { context, page } = await freshPage();
+    await page.goto(link);
+    await providerLogin(page, "frank");
+    await page.locator("#code").waitFor();
+    await page.screenshot({ path: screenshotPath("oidc-6-cli-code") });
+    const code = (await page.locator("#code").textContent())!;
+    shown.push(code);
+    expect((await context.cookies()).find((c) => c.name === "warren_session")).toBeUndefined();
+    cli.stdin.write(code + "\n");
+    await cli.stdin.end();
+    expect(await cli.exited).toBe(0);
+    await reader;
+    const out = await new Response(cli.stdout).text();
+    expect(out).toContain(`signed in to ${s.url} as Frank <frank@allowed.test>`);
+    // One use: the code does not sign in a second time.
+    expect((await pair(s, code)).status).toBe(401);
+    await context.close();
+  });
+
+  test("the provider unreachable when Warren exchanges the code gives a page that says so (503), not a 500", async () => {
+    const { context, page } = await freshPage();
+    provider.backchannelDown = true;
+    try {
+      await signIn(page, s, "alice");
+      expect(await page.locator("h1").textContent()).toBe("Test IdP cannot be reached");
+      expect(await page.getByRole("alert").textContent()).toContain("Try again in a moment, or sign in with a pairing link.");
+      await page.screenshot({ path: screenshotPath("oidc-7-down-at-sign-in") });
+      expect((await sessionOf(page)).authenticated).toBe(false);
+    } finally {
+      provider.backchannelDown = false;
+    }
+    expect(s.logs().some((l) => l.msg === "oidc sign-in failed" && l.status === 503)).toBe(true);
+    await context.close();
+  });
+
+  test("a provider unreachable at start: the server starts, says so once in the log, pairing works, and sign-in works once the provider is back", async () => {
+    provider.down = true;
+    let s2: TestServer;
+    try {
+      s2 = await startServer({ args: [...AS_PROXY, ...oidcArgs(provider.issuer, secretFile, ["--oidc-allow-domain", "allowed.test"])] });
+      servers.push(s2);
+      await s2.waitFor(/\/pair#token=/);
+      await waitUntil(() => s2.logs().some((l) => l.level === "warn" && /oidc provider .* cannot be reached/.test(String(l.msg))), 15_000, "the warning");
+      const warning = s2.logs().find((l) => l.level === "warn" && /cannot be reached/.test(String(l.msg)))!;
+      expect(warning.msg).toContain(`oidc provider ${provider.issuer} cannot be reached; "Sign in with Test IdP" is off until it answers (pairing links still work)`);
+      expect((await api(s2, await ownerSession(s2))("GET", "/api/auth/session")).status).toBe(200);
+      const { context, page } = await freshPage();
+      await page.goto(`${s2.url}/pair`);
+      const button = page.getByRole("button", { name: "Sign in with Test IdP" });
+      await button.waitFor();
+      expect(await button.isDisabled()).toBe(true);
+      expect(await page.locator("#oidc-note").textContent()).toContain("Test IdP cannot be reached right now");
+      await page.screenshot({ path: screenshotPath("oidc-8-down-at-start") });
+      // Starting anyway (a bookmarked link) answers with a page, too.
+      const start = await page.goto(`${s2.url}/api/auth/oidc/start`);
+      expect(start!.status()).toBe(503);
+      provider.down = false;
+      // The page asks again (the server retries discovery when asked, and every 30 s).
+      await waitUntil(async () => ((await (await fetch(`${s2.url}/api/auth/oidc`)).json()) as { ready: boolean }).ready, 15_000, "the provider to be back");
+      provider.accounts.set("grace", { email: "grace@allowed.test", email_verified: true, name: "Grace" });
+      await signIn(page, s2, "grace");
+      await page.waitForURL(`${s2.url}/`);
+      expect((await sessionOf(page)).user!.email).toBe("grace@allowed.test");
+      expect(s2.logs().filter((l) => /cannot be reached/.test(String(l.msg))).length).toBe(1);
+      await context.close();
+    } finally {
+      provider.down = false;
+    }
+  });
+
+  test("ID tokens that are expired or signed with a key the provider does not publish are refused (fake provider)", async () => {
+    const fake = await startFakeProvider({ sub: "mallory", email: "mallory@allowed.test", email_verified: true, name: "Mallory" });
+    try {
+      const s3 = await startServer({ args: [...AS_PROXY, ...oidcArgs(fake.issuer, secretFile, ["--oidc-allow-domain", "allowed.test"])] });
+      servers.push(s3);
+      for (const mode of ["expired", "wrong-key"] as const) {
+        fake.state.mode = mode;
+        const { context, page } = await freshPage();
+        const r = await page.goto(`${s3.url}/api/auth/oidc/start`);
+        expect(r!.status()).toBe(502);
+        expect(await page.locator("h1").textContent()).toBe("The identity token was not accepted");
+        expect((await sessionOf(page)).authenticated).toBe(false);
+        await page.screenshot({ path: screenshotPath(`oidc-9-${mode}`) });
+        await context.close();
+      }
+      const failures = s3.logs().filter((l) => l.msg === "oidc sign-in failed").map((l) => String(l.detail));
+      expect(failures.length).toBe(2);
+      // The same provider with a good token signs in: the refusals were the tokens'.
+      fake.state.mode = "ok";
+      const { context, page } = await freshPage();
+      await page.goto(`${s3.url}/api/auth/oidc/start`);
+      await page.waitForURL(`${s3.url}/`);
+      await page.locator("#who", { hasText: "Mallory" }).waitFor();
+      await context.close();
+      shown.push(...fake.state.codes);
+    } finally {
+      fake.stop();
+    }
+  });
+
+  test("no authorization code, client secret, session or one-use code reached any log", () => {
+    expect(provider.codes.length).toBeGreaterThan(5);
+    expectNoCredentialIn(servers, [...provider.codes, ...shown, CLIENT_SECRET]);
+    for (const x of servers) expect(x.stderr()).not.toMatch(/code=|state=|id_token|eyJ/);
+  });
+});
