@@ -6,6 +6,7 @@ import { Elysia } from "elysia";
 import { z } from "zod";
 import { VERSION } from "./about";
 import { activeOrgBody, pairBody, pairingLinkBody } from "./auth/routes";
+import { oidcCallbackQuery, oidcStartQuery } from "./auth/oidc-routes";
 import { newMember, orgBody, roleChange } from "./auth/orgs";
 import { createBody, patchBody } from "./auth/api-keys";
 import { attachQuery, newTerminal } from "./terminals";
@@ -53,6 +54,9 @@ const OPS: Op[] = [
   { method: "get", route: "/api/auth/session", summary: "Who am I (200 {authenticated:false} with no credential at all)", tag: "auth", access: "public", ok: [200, "the principal"], errors: [401] },
   { method: "patch", route: "/api/auth/session", summary: "Switch the session's active organization", tag: "auth", access: "session", body: activeOrgBody, ok: [200, "the principal"], errors: [400, 404] },
   { method: "post", route: "/api/auth/pair", summary: "Redeem a pairing token for a session (a cookie for browsers, the token for the CLI)", tag: "auth", access: "public", body: pairBody, ok: [200, "signed in"], errors: [400, 401, 403, 429] },
+  { method: "get", route: "/api/auth/oidc", summary: "Whether this server signs people in with an OpenID Connect provider: {enabled, name, ready (reachable now), startUrl}", tag: "auth", access: "public", ok: [200, "{enabled, name?, ready?, startUrl?}"] },
+  { method: "get", route: "/api/auth/oidc/start", summary: "Sign in with the provider (a browser navigates here): a redirect to it with PKCE, state and nonce; a page in words when it cannot be reached", tag: "auth", access: "public", query: oidcStartQuery, ok: [302, "to the provider"], errors: [404, 503] },
+  { method: "get", route: "/api/auth/oidc/callback", summary: "Where the provider sends the browser back: the session cookie and a redirect to next (or, for the CLI, a page with a one-use code); refusals are pages in words", tag: "auth", access: "public", query: oidcCallbackQuery, ok: [303, "signed in: to next"], errors: [400, 403, 404, 502, 503] },
   { method: "get", route: "/api/auth/jwks", summary: "The public keys that sign Warren's JWTs", tag: "auth", access: "public", ok: [200, "a JWK set"] },
   { method: "get", route: "/api/auth/token", summary: "A short-lived JWT for the caller (?host=<name> for a host JWT)", tag: "auth", access: "credential", ok: [200, "{token, expiresAt}"], errors: [400] },
   { method: "post", route: "/api/ws-ticket", summary: "A one-use, 30 s ticket for a browser's WebSocket", tag: "auth", access: "session", ok: [200, "{ticket, expiresAt}"] },

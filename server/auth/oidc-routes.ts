@@ -8,6 +8,7 @@
 // the person pastes into `warren auth login`; no credential is ever put in a URL.
 import { Elysia } from "elysia";
 import { timingSafeEqual } from "node:crypto";
+import { z } from "zod";
 import { SECURITY_HEADERS } from "../web";
 import type { Auth } from "./authn";
 import { clearedCookie, cookieName, readCookie, setCookie } from "./cookies";
@@ -22,6 +23,13 @@ const DAY = 86_400_000;
 const STATE_TTL_MS = 10 * 60_000;
 const CALLBACK = "/api/auth/oidc/callback";
 const BINDING = /^[A-Za-z0-9_-]{43}$/;
+
+/** For the API description (server/openapi.ts); the handlers read these leniently, as pages must. */
+export const oidcStartQuery = z.object({
+  next: z.string().max(2000).optional().describe("a path on this server to land on once signed in (default /)"),
+  client: z.enum(["browser", "cli"]).optional().describe("cli: show a one-use code for warren auth login instead of signing this browser in"),
+});
+export const oidcCallbackQuery = z.object({ code: z.string().optional(), state: z.string().optional(), error: z.string().optional(), iss: z.string().optional() });
 
 /** A path on this origin, nothing else (an open redirect would hand the session's page to anyone). */
 export function safeNext(value: string | null): string {
