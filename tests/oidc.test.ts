@@ -10,7 +10,8 @@ import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { api, AS_PROXY, expectNoCredentialIn, issued, json, ownerSession, pair, pairingLink } from "./auth-helpers";
 import { HAVE_CHROMIUM, launch, screenshotPath } from "./browser";
-import { cleanup, DIALECT, MAIN, ROOT, startServer, tempDir, waitUntil, type TestServer } from "./harness";
+import { cleanup, DIALECT, MAIN, ROOT, runWarren, startServer, tempDir, waitUntil, type TestServer } from "./harness";
+import { ConfigError, resolveServeConfig } from "../server/config";
 import { CLIENT_ID, CLIENT_SECRET, providerLogin, startFakeProvider, startProvider, type TestProvider } from "./oidc-helpers";
 
 afterAll(cleanup);
@@ -24,6 +25,53 @@ interface Session {
 function oidcArgs(issuer: string, secretFile: string, extra: string[] = []): string[] {
   return ["--oidc-issuer", issuer, "--oidc-client-id", CLIENT_ID, "--oidc-client-secret-file", secretFile, "--oidc-name", "Test IdP", ...extra];
 }
+
+describe("OIDC settings", () => {
+  const config = (extra: Record<string, unknown>) => resolveServeConfig({ dataDir: tempDir(), ...extra });
+  test("parsed into one config: the secret from a file, domains, the group map (group names may hold colons), default scopes", () => {
+    const file = join(tempDir(), "secret");
+    writeFileSync(file, "s3cret\n", { mode: 0o600 });
+    const c = config({
+      oidcIssuer: "https://idp.example.com/realms/eng",
+      oidcClientId: "warren",
+      oidcClientSecretFile: file,
+      oidcAllowDomains: ["Example.com", "@corp.example"],
+      oidcGroupsClaim: "groups",
+      oidcGroupMap: ["eng:default:member,my-org:leads:Default:admin", "ops:ops:owner"],
+    }).oidc!;
+    expect(c).toEqual({
+      issuer: "https://idp.example.com/realms/eng",
+      clientId: "warren",
+      clientSecret: "s3cret",
+      name: "idp.example.com",
+      allowDomains: ["example.com", "corp.example"],
+      groupsClaim: "groups",
+      groupMap: [
+        { group: "eng", orgSlug: "default", role: "member" },
+        { group: "my-org:leads", orgSlug: "default", role: "admin" },
+        { group: "ops", orgSlug: "ops", role: "owner" },
+      ],
+      scopes: ["openid", "email", "profile", "groups"],
+    });
+    expect(config({}).oidc).toBeUndefined();
+  });
+
+  test("what cannot work is refused at start, saying why", async () => {
+    const cases: [Record<string, unknown>, string][] = [
+      [{ oidcIssuer: "https://idp.example.com" }, "needs both --oidc-issuer and --oidc-client-id"],
+      [{ oidcIssuer: "http://idp.example.com", oidcClientId: "w" }, "must be an https:// URL (plain http only for a provider on loopback)"],
+      [{ oidcIssuer: "https://idp.example.com", oidcClientId: "w", oidcGroupMap: ["eng:default:boss"] }, "takes group:org-slug:role entries"],
+      [{ oidcIssuer: "https://idp.example.com", oidcClientId: "w", oidcGroupMap: ["eng:default:member"] }, "needs --oidc-groups-claim"],
+      [{ oidcIssuer: "https://idp.example.com", oidcClientId: "w", oidcAllowDomains: ["not a domain"] }, "takes an email domain"],
+      [{ oidcIssuer: "https://idp.example.com", oidcClientId: "w", oidcClientSecretFile: "/nonexistent/secret" }, "cannot read /nonexistent/secret"],
+    ];
+    for (const [input, message] of cases) expect(() => config(input)).toThrow(message);
+    expect(() => config(cases[0]![0])).toThrow(ConfigError);
+    const r = await runWarren(["serve", "--port", "0", "--data-dir", tempDir(), "--oidc-issuer", "https://idp.example.com"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("needs both --oidc-issuer and --oidc-client-id");
+  });
+});
 
 describe.if(HAVE_CHROMIUM)(`OIDC sign-in in Chromium (${DIALECT})`, () => {
   let browser: Browser;
