@@ -55,11 +55,33 @@ const FINAL_CLOSE: Record<number, string> = {
 
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_MAX_MS = 30_000;
-/** After GOAWAY the server is restarting or draining: retry quickly, a little jittered. */
+/**
+ * After GOAWAY the server is restarting or draining, and every host it held heard it in the same
+ * millisecond. Each dial is made at a uniformly random moment of the window the server names
+ * (`reconnectWithinMs`, proportional to how many hosts it held; GOAWAY_SPREAD_MS when it names
+ * none), or of 100 ms doubling up to 2 s if that is longer: full jitter on every try, not only
+ * the first, so hosts that find the server still down do not bunch up at the moment it is back
+ * — the arrivals stay spread over the window from then on.
+ */
+const GOAWAY_SPREAD_MS = 1_000;
+const GOAWAY_SPREAD_MAX_MS = 60_000;
 const GOAWAY_BASE_MS = 100;
 const GOAWAY_MAX_MS = 2_000;
 const GOAWAY_FAST_ATTEMPTS = 15;
+/**
+ * The backoff starts over only after a connection has lasted this long: one the server greets
+ * and then drops (a rejection after HELLO, an overloaded or flapping server) does not reset it,
+ * or every host would hammer such a server at the first retry's rate forever.
+ */
+const STABLE_MS = 10_000;
 const DIAL_TIMEOUT_MS = 15_000;
+/** A token request unanswered this long is a failed dial (it may ride a dead keep-alive connection). */
+const TOKEN_TIMEOUT_MS = 10_000;
+/**
+ * A close we start waits for the server's close frame; on a black-holed path none comes and
+ * no close event either. This long after, the connection is given up without it.
+ */
+const CLOSE_GRACE_MS = 2_000;
 /** Refresh the JWT when this fraction of its lifetime is left. */
 const REFRESH_AT = 1 / 3;
 const REFRESH_RETRY_MS = 5_000;
@@ -70,9 +92,15 @@ export class HostAgent {
   private stopped = false;
   private attempt = 0;
   private goaway = false;
+  /** The window GOAWAY asked reconnects to be spread over. */
+  private spreadMs = GOAWAY_SPREAD_MS;
+  /** When the current connection was greeted (0: not connected). */
+  private greetedAt = 0;
   private refreshTimer: ReturnType<typeof setTimeout> | undefined;
   private watchdog: ReturnType<typeof setTimeout> | undefined;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Closes the current connection, and counts it closed even if the close handshake never ends. */
+  private abandon: (code: number, reason: string) => void = () => {};
   private hello: (Hello & { orgId: string }) | null = null;
   private state: AgentState = { status: "connecting" };
   /** Resolves when the agent stops for good (stop(), or a fatal error after the first connect). */
@@ -112,10 +140,15 @@ export class HostAgent {
 
   private async token(): Promise<{ token: string; expiresAt: string }> {
     let r: Response;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      r = await this.o.request(`/api/auth/token?host=${encodeURIComponent(this.o.name)}`);
+      // Bounded: a server (or path) that accepts and never answers must not stop the retries.
+      const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer from ${this.o.server} in ${TOKEN_TIMEOUT_MS / 1000} s`)), TOKEN_TIMEOUT_MS)));
+      r = await Promise.race([this.o.request(`/api/auth/token?host=${encodeURIComponent(this.o.name)}`), late]);
     } catch (e) {
       throw new AgentError((e as Error).message, false);
+    } finally {
+      clearTimeout(timer);
     }
     if (!r.ok) throw new AgentError(`the server refused this host's credential: ${await this.o.describe(r)}`, r.status === 401 || r.status === 403 || r.status === 400);
     return (await r.json()) as { token: string; expiresAt: string };
@@ -144,7 +177,11 @@ export class HostAgent {
         onOpen: (s, open) => serveStream({ terminals: this.o.terminals, orgId: () => this.hello?.orgId ?? null, exposed: this.o.exposed }, s, open),
         onControl: (f) => {
           if (f.type === FRAME.HELLO) greeted(json<Hello & { orgId: string }>(f.payload));
-          else if (f.type === FRAME.GOAWAY) this.goaway = true;
+          else if (f.type === FRAME.GOAWAY) {
+            this.goaway = true;
+            const within = json<{ reconnectWithinMs?: unknown }>(f.payload)?.reconnectWithinMs;
+            this.spreadMs = typeof within === "number" && within >= 0 ? Math.min(within, GOAWAY_SPREAD_MAX_MS) : GOAWAY_SPREAD_MS;
+          }
         },
         onError: (m) => ws.close(4400, m.slice(0, 100)),
       },
@@ -153,14 +190,22 @@ export class HostAgent {
     let greeted!: (h: (Hello & { orgId: string }) | null) => void;
     const hello = new Promise<(Hello & { orgId: string }) | null>((r) => (greeted = r));
     let opened = false;
-    const closed = new Promise<CloseEvent>((r) => (ws.onclose = r));
+    let ended!: (e: CloseEvent) => void;
+    const closed = new Promise<CloseEvent>((r) => (ws.onclose = ended = r));
+    this.abandon = (code, reason) => {
+      ws.close(code, reason);
+      setTimeout(() => {
+        (ws as unknown as { terminate?: () => void }).terminate?.();
+        ended({ code, reason, wasClean: false } as CloseEvent);
+      }, CLOSE_GRACE_MS).unref?.();
+    };
     ws.onopen = () => (opened = true);
     ws.onmessage = (e) => {
       this.armWatchdog();
       mux.receive(new Uint8Array(e.data as ArrayBuffer));
     };
     ws.onerror = () => {};
-    const timeout = setTimeout(() => ws.close(4000, "no HELLO in time"), DIAL_TIMEOUT_MS);
+    const timeout = setTimeout(() => this.abandon(4000, "no HELLO in time"), DIAL_TIMEOUT_MS);
     const first = await Promise.race([hello, closed]);
     clearTimeout(timeout);
     if (!first || first instanceof Event) {
@@ -168,7 +213,7 @@ export class HostAgent {
       throw await this.refusal(first as CloseEvent | null, opened, headers);
     }
     this.hello = first;
-    this.attempt = 0;
+    this.greetedAt = Date.now();
     this.setState({ status: "connected", hostId: first.hostId, listedAs: first.name, connectedSince: new Date().toISOString() });
     this.o.log(`connected to ${this.o.server} as ${first.name ?? this.o.name} (host ${first.hostId}, epoch ${first.epoch})`);
     this.scheduleRefresh(expiresAt);
@@ -183,7 +228,10 @@ export class HostAgent {
       return new AgentError(final ?? `the server closed the relay connection (${e?.code ?? "no greeting"}${e?.reason ? `: ${e.reason}` : ""})`, !!final);
     }
     try {
-      const r = await fetch(`${this.o.server}/relay/connect`, { headers: { ...headers, connection: "Upgrade", upgrade: "websocket", "sec-websocket-version": "13", "sec-websocket-key": "d2FycmVuLWhvc3QtcHJvYmU=" } });
+      const r = await fetch(`${this.o.server}/relay/connect`, {
+        headers: { ...headers, connection: "Upgrade", upgrade: "websocket", "sec-websocket-version": "13", "sec-websocket-key": "d2FycmVuLWhvc3QtcHJvYmU=" },
+        signal: AbortSignal.timeout(DIAL_TIMEOUT_MS),
+      });
       if (r.status >= 400) return new AgentError(`the relay refused this host: ${await this.o.describe(r)}`, r.status === 401 || r.status === 403 || r.status === 409);
       return new AgentError(`the relay WebSocket could not be opened at ${this.o.server}/relay/connect (HTTP ${r.status}); is a proxy in the way?`, false);
     } catch (err) {
@@ -205,13 +253,16 @@ export class HostAgent {
     const now = this.goaway || e.code === 1001;
     this.o.log(now ? "the server is going away; reconnecting" : `connection lost (${e.code}${e.reason ? `: ${e.reason}` : ""}); reconnecting`);
     this.setState({ status: "reconnecting", hostId: this.hello?.hostId, lastError: `connection lost (${e.code})` });
-    if (now) this.attempt = 0;
+    if (now || Date.now() - this.greetedAt >= STABLE_MS) this.attempt = 0;
+    this.greetedAt = 0;
     this.retry(now);
   }
 
   private retry(soon: boolean): void {
     if (this.stopped) return;
-    const delay = (soon ? Math.min(GOAWAY_MAX_MS, GOAWAY_BASE_MS * 2 ** this.attempt) : Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** this.attempt)) * (0.5 + Math.random());
+    const delay = soon
+      ? Math.random() * Math.max(this.spreadMs, Math.min(GOAWAY_MAX_MS, GOAWAY_BASE_MS * 2 ** this.attempt))
+      : Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** this.attempt) * (0.5 + Math.random());
     this.attempt++;
     this.reconnectTimer = setTimeout(() => {
       this.connect().catch((err: AgentError) => {
@@ -249,7 +300,6 @@ export class HostAgent {
     clearTimeout(this.watchdog);
     const every = this.hello?.pingIntervalMs;
     if (!every) return;
-    const ws = this.ws;
-    this.watchdog = setTimeout(() => ws?.close(4408, "no heartbeat from the server"), every * 3 + 5_000);
+    this.watchdog = setTimeout(() => this.abandon(4408, "no heartbeat from the server"), every * 3 + 5_000);
   }
 }

@@ -36,6 +36,14 @@ const CHANGED_EVERY_MS = 250;
  * SPEC §2.4 rule 5's 5 seconds (this, plus the resolver's 2 s cache), not at the next refresh.
  */
 const RECHECK_MS = 2_000;
+/**
+ * On shutdown, hosts are asked to spread their reconnects over 50 ms per host held (200 hosts:
+ * 10 s, ≈ 20 registrations a second, a fraction of what one core registers — docs/scale.md),
+ * at least 1 s, at most 30 s (600 hosts and more: ≈ hosts / 30 a second).
+ */
+const RECONNECT_SPREAD_PER_HOST_MS = 50;
+const RECONNECT_SPREAD_MIN_MS = 1_000;
+const RECONNECT_SPREAD_MAX_MS = 30_000;
 
 export interface HostLink {
   id: string;
@@ -177,8 +185,11 @@ export class Hub {
     for (const f of this.unmeter) f();
     clearInterval(this.timer);
     clearInterval(this.recheckTimer);
+    // Every host hears this at once: ask them to spread their reconnects (relay/agent.ts) so
+    // the next server registers them at ≈ 20 a second, not all in the same second.
+    const reconnectWithinMs = Math.min(RECONNECT_SPREAD_MAX_MS, Math.max(RECONNECT_SPREAD_MIN_MS, this.links.size * RECONNECT_SPREAD_PER_HOST_MS));
     for (const link of this.links.values()) {
-      link.mux.control(FRAME.GOAWAY, { reason: "server shutting down" });
+      link.mux.control(FRAME.GOAWAY, { reason: "server shutting down", reconnectWithinMs });
       link.close(CLOSE_HOST.GOING_AWAY, "server shutting down");
       // Relayed clients learn now (1001, attach again), not when the close event comes round.
       link.mux.closeAll();
