@@ -74,6 +74,7 @@ async function offerProvider() {
   button.type = "button";
   button.textContent = `Sign in with ${oidc.name}`;
   button.disabled = !oidc.ready;
+  if (!oidc.ready) button.className = "secondary"; // reads as unavailable, not as the way in
   button.addEventListener("click", () => location.assign(`${oidc.startUrl}?next=${encodeURIComponent(next)}`));
   box.append(button);
   const note = document.createElement("p");
