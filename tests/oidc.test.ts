@@ -366,6 +366,15 @@ describe.if(HAVE_CHROMIUM)(`OIDC sign-in in Chromium (${DIALECT})`, () => {
     }
   });
 
+  test("one address may start at most 30 sign-ins a minute (each writes a row): the 31st is a 429 page, others are not affected", async () => {
+    const start = (from: string) => fetch(`${s.url}/api/auth/oidc/start`, { redirect: "manual", headers: { "x-forwarded-for": from } });
+    for (let i = 0; i < 30; i++) expect((await start("203.0.113.77")).status).toBe(302);
+    const refused = await start("203.0.113.77");
+    expect(refused.status).toBe(429);
+    expect(await refused.text()).toContain("Too many sign-ins");
+    expect((await start("203.0.113.78")).status).toBe(302);
+  });
+
   test("no authorization code, client secret, session or one-use code reached any log", () => {
     expect(provider.codes.length).toBeGreaterThan(5);
     expectNoCredentialIn(servers, [...provider.codes, ...shown, CLIENT_SECRET]);

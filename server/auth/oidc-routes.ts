@@ -10,7 +10,7 @@ import { Elysia } from "elysia";
 import { timingSafeEqual } from "node:crypto";
 import { z } from "zod";
 import { SECURITY_HEADERS } from "../web";
-import type { Auth } from "./authn";
+import { requestIp, type Auth } from "./authn";
 import { clearedCookie, cookieName, readCookie, setCookie } from "./cookies";
 import { OidcError } from "./oidc";
 import { mintPairing, PAIRING_TTL_SECONDS } from "./pairing";
@@ -23,6 +23,20 @@ const DAY = 86_400_000;
 const STATE_TTL_MS = 10 * 60_000;
 const CALLBACK = "/api/auth/oidc/callback";
 const BINDING = /^[A-Za-z0-9_-]{43}$/;
+/**
+ * Sign-ins one client address may start a minute. Each start writes a row (swept after
+ * STATE_TTL_MS): without a bound, a loop of anonymous GETs would fill the table.
+ */
+const STARTS_PER_MINUTE = 30;
+const starts = new Map<string, { n: number; since: number }>();
+function tooManyStarts(ip: string): boolean {
+  const now = Date.now();
+  const seen = starts.get(ip);
+  if (seen && now - seen.since < 60_000) return ++seen.n > STARTS_PER_MINUTE;
+  if (starts.size >= 10_000) starts.clear(); // bounded memory under many addresses; a reset only forgives
+  starts.set(ip, { n: 1, since: now });
+  return false;
+}
 
 /** For the API description (server/openapi.ts); the handlers read these leniently, as pages must. */
 export const oidcStartQuery = z.object({
@@ -45,9 +59,10 @@ export const oidcRoutes = (auth: Auth) =>
       const ready = (await oidc.ready()) !== null;
       return { enabled: true, name: oidc.name, ready, startUrl: "/api/auth/oidc/start" };
     })
-    .get("/api/auth/oidc/start", async ({ request, set }) => logged(set, await (async () => {
+    .get("/api/auth/oidc/start", async ({ request, set, server }) => logged(set, await (async () => {
       const oidc = auth.oidc;
       if (!oidc) return page(404, "Not set up here", "This Warren server does not sign people in with an identity provider. Sign in with a pairing link.");
+      if (tooManyStarts(requestIp(auth, request, server))) return page(429, "Too many sign-ins", "Too many sign-ins were started from this address in the last minute. Wait a minute and try again.");
       const url = new URL(request.url);
       const client = url.searchParams.get("client") === "cli" ? "cli" : "browser";
       const redirectUri = `${baseUrl(auth, request)}${CALLBACK}`;
