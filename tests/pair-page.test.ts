@@ -1,5 +1,6 @@
 // The /pair page in a real browser (SPEC §7): redeem from the fragment, strip it, manual entry,
 // errors in words, land on / signed in.
+import { get as httpGet } from "node:http";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Browser } from "playwright-core";
 import { api, issued, ownerSession, pairingLink, printedPairingToken } from "./auth-helpers";
@@ -101,6 +102,31 @@ describe.if(HAVE_CHROMIUM)(`/pair in Chromium (${DIALECT})`, () => {
     const js = await fetch(`${s.url}/assets/pair.js`);
     const etag = js.headers.get("etag")!;
     expect((await fetch(`${s.url}/assets/pair.js`, { headers: { "if-none-match": etag } })).status).toBe(304);
+  });
+
+  test("assets go gzipped to clients that accept it (the same bytes once inflated), plain to others", async () => {
+    let wire = 0;
+    for (const path of ["/assets/home.js", "/assets/style.css", "/assets/pair.js"]) {
+      const plain = await fetch(`${s.url}${path}`, { headers: { "accept-encoding": "identity" } });
+      expect(plain.headers.get("content-encoding")).toBeNull();
+      const text = await plain.text();
+      // Raw, so the client does not inflate it for us: the bytes as they cross the wire.
+      const raw = await new Promise<Buffer>((resolve, reject) => {
+        const u = new URL(`${s.url}${path}`);
+        const req = httpGet({ host: u.hostname, port: u.port, path: u.pathname, headers: { "accept-encoding": "gzip, deflate, br" } }, (res) => {
+          expect(res.headers["content-encoding"]).toBe("gzip");
+          expect(res.headers.vary).toBe("accept-encoding");
+          const parts: Buffer[] = [];
+          res.on("data", (c: Buffer) => parts.push(c));
+          res.on("end", () => resolve(Buffer.concat(parts)));
+        });
+        req.on("error", reject);
+      });
+      expect(new TextDecoder().decode(Bun.gunzipSync(new Uint8Array(raw)))).toBe(text);
+      expect(raw.length).toBeLessThan(text.length / 2);
+      wire += raw.length;
+    }
+    console.log(`dashboard and sign-in assets on the wire, gzipped: ${(wire / 1024).toFixed(1)} KiB`);
   });
 
   let current: TestServer | undefined;

@@ -2,7 +2,7 @@
 //   /pair  redeem a pairing link (SPEC §7)    /  who you are (the dashboard grows here)
 //   /term/:hostId/:tid  a terminal in xterm.js
 // Every page gets a strict CSP (no inline script) and the other security headers; assets are
-// cached and revalidated by ETag.
+// cached and revalidated by ETag, and sent gzipped to clients that accept it.
 import { Elysia } from "elysia";
 import pairHtml from "./pair.html" with { type: "text" };
 import indexHtml from "./index.html" with { type: "text" };
@@ -37,12 +37,20 @@ const page =
   () =>
     new Response(html as string, { headers: { ...headers, "content-type": "text/html; charset=utf-8", "cache-control": "no-cache" } });
 
+/**
+ * An asset with its ETag, and gzipped once at start for clients that take it (every browser):
+ * the dashboard's first load is a third of its size on the wire, still without a build step.
+ */
 function asset(body: string, type: string) {
   const etag = `"${Bun.hash(body).toString(36)}"`;
-  return ({ request }: { request: Request }) =>
-    request.headers.get("if-none-match") === etag
-      ? new Response(null, { status: 304, headers: { etag } })
-      : new Response(body, { headers: { ...SECURITY_HEADERS, "content-type": type, etag, "cache-control": "public, max-age=300, must-revalidate" } });
+  const gzipped = Bun.gzipSync(new TextEncoder().encode(body), { level: 9 });
+  const headers = { ...SECURITY_HEADERS, "content-type": type, etag, vary: "accept-encoding", "cache-control": "public, max-age=300, must-revalidate" };
+  return ({ request }: { request: Request }) => {
+    if (request.headers.get("if-none-match") === etag) return new Response(null, { status: 304, headers: { etag, vary: "accept-encoding" } });
+    return /\bgzip\b/.test(request.headers.get("accept-encoding") ?? "")
+      ? new Response(gzipped, { headers: { ...headers, "content-encoding": "gzip" } })
+      : new Response(body, { headers });
+  };
 }
 
 export const web = () =>
