@@ -18,7 +18,7 @@
 //
 // Usage: bun bench/scale.ts [--hosts 200] [--clients 1000] [--streams 100] [--minutes 5]
 //        [--database-url postgres://user:pw@host/db] [--smoke] [--soak] [--kbps 4] [--appends 5]
-//        [--cpu-prof DIR]
+//        [--cpu-prof DIR] [--unpinned]
 //   --smoke: 10 hosts, 50 clients, 10 streams, 1 minute (flags given still win).
 //   --soak: 30 minutes unless --minutes says otherwise; growth criteria over the second half.
 import { SQL } from "bun";
@@ -45,6 +45,7 @@ const { values } = parseArgs({
     kbps: { type: "string", default: "4" },
     appends: { type: "string", default: "5" },
     "cpu-prof": { type: "string" },
+    unpinned: { type: "boolean", default: false },
   },
 });
 const smoke = values.smoke;
@@ -63,7 +64,10 @@ const log = (line: string) => console.log(line);
 
 // This process is the load: core 1, away from the servers on core 0.
 const taskset = Bun.which("taskset");
-if (taskset) Bun.spawnSync([taskset, "-a", "-cp", "1", String(process.pid)], { stdout: "ignore", stderr: "ignore" });
+// --unpinned: servers and load float over both cores (on a box shared with other work, a pinned
+// server waits for its one core while the other may be idle).
+const pin = (cores: string, pid: number) => taskset && Bun.spawnSync([taskset, "-a", "-cp", cores, String(pid)], { stdout: "ignore", stderr: "ignore" });
+pin(values.unpinned ? "0,1" : "1", process.pid);
 
 // --- servers ------------------------------------------------------------------------------------
 
@@ -81,6 +85,10 @@ if (adminUrl) {
 }
 const REPLICAS = dbUrl ? 2 : 1;
 const secret = randomBytes(32).toString("base64url") + "\n";
+// However this ends (a crash included), the servers go with it.
+process.on("exit", () => {
+  for (const s of servers) if (s.proc.exitCode === null) s.proc.kill("SIGKILL");
+});
 const dirs: string[] = [];
 const servers: (Started & { dataDir: string })[] = [];
 for (let r = 0; r < REPLICAS; r++) {
@@ -89,7 +97,8 @@ for (let r = 0; r < REPLICAS; r++) {
   if (dbUrl) writeFileSync(join(dataDir, "secret"), secret, { mode: 0o600 });
   const prof = values["cpu-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${values["cpu-prof"]}`, `--cpu-prof-name=replica-${r}.cpuprofile`] : [];
   const cmd = [process.execPath, ...prof, "cli/main.ts", "serve", "--port", "0", "--data-dir", dataDir, "--no-browser", "--log-file", join(dataDir, "log.jsonl"), ...(dbUrl ? ["--database-url", dbUrl] : [])];
-  servers.push({ ...(await start(cmd)), dataDir });
+  servers.push({ ...(await start(cmd, { pairing: r === 0 })), dataDir });
+  if (values.unpinned) pin("0,1", servers.at(-1)!.proc.pid);
 }
 const { key } = await ownerCredentials(servers[0]!);
 const withKey = { "x-api-key": key };
@@ -353,6 +362,8 @@ const writing = Array.from({ length: K }, (_, w) => writer(w));
 
 // --- sampling -----------------------------------------------------------------------------------
 
+/** Nanoseconds the main thread ran, and waited runnable for a CPU (another process had it). */
+const sched = (pid: number) => readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ").map(Number) as [number, number, number];
 const rss = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) / 1024;
 function fds(pid: number): { fds: number; sockets: number } {
   const all = readdirSync(`/proc/${pid}/fd`);
@@ -408,10 +419,13 @@ interface Sample {
   connections: number | null;
   loadCpu: number;
   loadRss: number;
+  /** Fraction of the interval the server's main thread was runnable but not running (CPU contention). */
+  waiting: number[];
   echoP99: number;
 }
 const samples: Sample[] = [];
 let lastCpu = servers.map((s) => cpuSeconds(s.proc.pid));
+let lastWait = servers.map((s) => sched(s.proc.pid)[1]);
 let lastLoadCpu = cpuSeconds(process.pid);
 let lastAt = now();
 let interval = new Histogram();
@@ -425,6 +439,7 @@ async function sample(t0: number) {
   const t = now();
   const secs = (t - lastAt) / 1000;
   const cpuNow = servers.map((s) => cpuSeconds(s.proc.pid));
+  const waitNow = servers.map((s) => sched(s.proc.pid)[1]);
   const loadCpu = cpuSeconds(process.pid);
   const f = servers.map((s) => fds(s.proc.pid));
   const db = await dbRows();
@@ -440,15 +455,17 @@ async function sample(t0: number) {
     loadCpu: (loadCpu - lastLoadCpu) / secs,
     loadRss: process.memoryUsage().rss / 1048576,
     echoP99: interval.q(0.99),
+    waiting: waitNow.map((w, i) => (w - lastWait[i]!) / 1e9 / secs),
   };
   lastCpu = cpuNow;
+  lastWait = waitNow;
   lastLoadCpu = loadCpu;
   lastAt = t;
   interval = new Histogram();
   samples.push(s);
   const per = (xs: number[], fmt: (x: number) => string) => xs.map(fmt).join("/");
   log(
-    `  t=${s.t.toFixed(0).padStart(4)}s  rss ${per(s.rss, (x) => x.toFixed(0))} MB  cpu ${per(s.cpu, (x) => `${(x * 100).toFixed(0)}%`)}  fds ${per(s.fds, String)} (sockets ${per(s.sockets, String)})` +
+    `  t=${s.t.toFixed(0).padStart(4)}s  rss ${per(s.rss, (x) => x.toFixed(0))} MB  cpu ${per(s.cpu, (x) => `${(x * 100).toFixed(0)}%`)} (waiting for a cpu ${per(s.waiting, (x) => `${(x * 100).toFixed(0)}%`)})  fds ${per(s.fds, String)} (sockets ${per(s.sockets, String)})` +
       `  db rows ${s.rows} (+${s.streamRows} stream)${s.connections === null ? "" : `  pg connections ${s.connections}`}  echo p99 ${s.echoP99.toFixed(1)} ms  load cpu ${(s.loadCpu * 100).toFixed(0)}% rss ${s.loadRss.toFixed(0)} MB`,
   );
 }
@@ -459,6 +476,7 @@ log(`measuring for ${MINUTES} min (sample every ${SAMPLE_MS / 1000} s; rss/cpu/f
 measuring = true;
 const t0 = now();
 lastCpu = servers.map((s) => cpuSeconds(s.proc.pid));
+lastWait = servers.map((s) => sched(s.proc.pid)[1]);
 lastLoadCpu = cpuSeconds(process.pid);
 lastAt = t0;
 const end = t0 + MINUTES * 60_000;
@@ -487,7 +505,7 @@ const growth = (pick: (s: Sample) => number[]) => Math.max(...pick(last).map((v,
 const rssGrowth = growth((s) => s.rss);
 const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
 const checks: [string, boolean, string][] = [
-  ["terminal throughput ≥ 90 %", echoRate >= 0.9 * targetEcho, `echoed ${(echoRate / 1e6).toFixed(2)} of ${(targetEcho / 1e6).toFixed(2)} MB/s (${pct(echoRate / targetEcho)})`],
+  ["terminal throughput ≥ 90 %", echoRate >= 0.9 * targetEcho, `echoed ${(echoRate / 1e6).toFixed(2)} of ${(targetEcho / 1e6).toFixed(2)} MB/s (${pct(echoRate / targetEcho)}; the load sent ${pct(tally.sentBytes / seconds / targetEcho)} of target)`],
   ["append throughput ≥ 90 %", appendRate >= 0.9 * targetAppends, `${appendRate.toFixed(0)} of ${targetAppends} appends/s (${pct(appendRate / targetAppends)}), ${tally.appendFailures} failed`],
   ["SSE delivery ≥ 90 %", deliveryRate >= 0.9 * targetAppends, `${deliveryRate.toFixed(0)} of ${targetAppends} events/s delivered (${pct(deliveryRate / targetAppends)})`],
   ["disconnects < 1 %", drops < 0.01 * connections, `${drops} of ${connections} connections (${tally.hostDrops} hosts, ${tally.clientDrops} clients, ${tally.tailerDrops} tailers; ${tally.attachFailures} re-attaches failed)`],
@@ -496,7 +514,8 @@ const checks: [string, boolean, string][] = [
 ];
 log(`stream delivery: p50 ${delivery.q(0.5).toFixed(1)} ms, p99 ${delivery.q(0.99).toFixed(1)} ms, max ${delivery.max.toFixed(0)} ms (${delivery.n} events)`);
 const cpuAvg = servers.map((_, i) => samples.reduce((a, s) => a + s.cpu[i]!, 0) / samples.length);
-log(`server cpu: mean ${cpuAvg.map((c) => `${(c * 100).toFixed(0)}%`).join("/")} of one core; load process cpu mean ${pct(samples.reduce((a, s) => a + s.loadCpu, 0) / samples.length)}`);
+const waitAvg = servers.map((_, i) => samples.reduce((a, s) => a + s.waiting[i]!, 0) / samples.length);
+log(`server cpu: mean ${cpuAvg.map((c) => `${(c * 100).toFixed(0)}%`).join("/")} of one core, main thread waiting for a cpu ${waitAvg.map((c) => `${(c * 100).toFixed(0)}%`).join("/")} of the time (load average ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")}); load process cpu mean ${pct(samples.reduce((a, s) => a + s.loadCpu, 0) / samples.length)}`);
 if (values.soak) {
   const slack = (a: number, b: number) => b <= a * 1.1 + 5;
   checks.push(
