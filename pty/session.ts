@@ -265,7 +265,7 @@ export class TerminalSession {
     }
     clearTimeout(this.stallTimer);
     if (this.paused) this.stallTimer = setTimeout(() => this.flow(), until - now + 1);
-    else if (this.ring.capacity > this.o.ringBytes && this.held(now).every((a) => this.ring.end - a.sent <= this.o.ringBytes)) this.ring.resize(this.o.ringBytes);
+    else if (this.ring.capacity > this.o.ringBytes && this.held(now).every((a) => this.ring.end - a.sent <= this.o.ringBytes)) this.resizeRing(this.o.ringBytes);
   }
 
   /** The clients the program may be paused for: writers that acked within stallMs. */
@@ -282,7 +282,13 @@ export class TerminalSession {
   private makeRoom(n: number): void {
     const oldest = Math.min(this.ring.end, ...this.held(Date.now()).map((a) => a.sent));
     const need = this.ring.end + n - oldest;
-    if (need > this.ring.capacity) this.ring.resize(Math.min(Math.max(need, this.ring.capacity * 2), this.o.ringBytes * MAX_GROWTH));
+    if (need > this.ring.capacity) this.resizeRing(Math.min(Math.max(need, this.ring.capacity * 2), this.o.ringBytes * MAX_GROWTH));
+  }
+
+  /** The buffer it replaces is garbage at once: ask the collector now, so growth steps do not add up in memory. */
+  private resizeRing(capacity: number): void {
+    this.ring.resize(capacity);
+    Bun.gc(false);
   }
 
   private exited(e: PtyExit): void {

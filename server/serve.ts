@@ -51,8 +51,9 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   process.on("unhandledRejection", onRejection);
   process.on("uncaughtException", onException);
   const db = await openDatabase(config);
+  // Local until it listens (start(), below): a LISTEN connection opened before a start that then
+  // fails (another installation's secret, say) would keep the process from exiting.
   const events = new Events(log);
-  await events.start(db);
   const auth = await createAuth(db, config, secret, events);
   auth.log = log;
   // Discovery runs in the background: a provider that is down delays nothing and stops nothing.
@@ -77,6 +78,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   let metrics: ReturnType<typeof metricsListener> | null = null;
   let listener: Listener;
   try {
+    await events.start(db);
     listener = listen(app, config);
     if (config.metricsAddr) {
       const { host, port } = config.metricsAddr;
