@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { bunTerminal, DEFAULTS, TerminalService } from "../../pty";
 import { serviceHost } from "../../pty/host";
 import { HostAgent, type AgentState } from "../../relay/agent";
+import type { HostEntry } from "../../server/relay/directory";
 import { HOST_NAME, HOST_NAME_RULE } from "../../relay/codec";
 import { EXIT_FAILURE, EXIT_OK, type Command } from "../command";
 import { client, clientFlags, ClientError, configDir, describeFailure } from "../client";
@@ -321,18 +322,8 @@ export const hostStop: Command = {
   },
 };
 
-interface HostListing {
-  id: string;
-  name: string;
-  kind: "local" | "remote";
-  online: boolean;
-  connectedSince: string | null;
-  lastSeen: string;
-  organizationId: string;
-  version?: string;
-  platform?: string;
-  ports: number[];
-}
+/** What GET /api/hosts lists for each host: the server's own type, not a copy of it. */
+type HostListing = HostEntry;
 
 export const hostLs: Command = {
   spec: {
