@@ -9,21 +9,11 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { AS_PROXY, api, issued, json, ownerSession, pairingLink, sessionFrom } from "./auth-helpers";
 import { cleanup, DIALECT, runWarren, startServer, tempDir, waitUntil, type TestServer } from "./harness";
+import type { HostEntry } from "../server/relay/directory";
 
 afterAll(cleanup);
 
-interface Host {
-  id: string;
-  name: string;
-  kind: "local" | "remote";
-  local: boolean;
-  online: boolean;
-  connectedSince: string | null;
-  lastSeen: string;
-  version?: string;
-  platform?: string;
-  ports: number[];
-}
+type Host = HostEntry;
 
 /** A host agent's home (its own instance id); the agent is stopped when the tests end. */
 function agentHome() {

@@ -5,19 +5,10 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { api, json } from "./auth-helpers";
 import { cleanup, DIALECT } from "./harness";
 import { apiKey, streamServer, type StreamServer } from "./stream-helpers";
+import type { ListedStream as Listed } from "../server/streams/list";
 
 afterAll(cleanup);
 
-interface Listed {
-  path: string;
-  contentType: string;
-  bytes: number;
-  nextOffset: string;
-  closed: boolean;
-  createdAt: string;
-  ttlSeconds: number | null;
-  expiresAt: string | null;
-}
 type Page = { streams: Listed[]; next: string | null };
 
 describe(`GET /api/streams (${DIALECT})`, () => {

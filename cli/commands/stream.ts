@@ -5,6 +5,7 @@
 import type { Command } from "../command";
 import { client, clientFlags, ClientError, describeFailure, type Client } from "../client";
 import { UsageError } from "../flags";
+import type { ListedStream as Listed } from "../../server/streams/list";
 
 const OCTET = "application/octet-stream";
 const JSON_TYPE = "application/json";
@@ -281,16 +282,6 @@ export const streamTail: Command = {
   },
 };
 
-interface Listed {
-  path: string;
-  contentType: string;
-  bytes: number;
-  nextOffset: string;
-  closed: boolean;
-  createdAt: string;
-  ttlSeconds: number | null;
-  expiresAt: string | null;
-}
 
 /** A path as the server lists it (as in the URL) → as it is typed here, when that is the same stream. */
 function typedPath(listed: string): string {

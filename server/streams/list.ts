@@ -35,6 +35,20 @@ function decodeCursor(cursor: string): string {
   return path;
 }
 
+/** One stream as GET /api/streams lists it (the CLI's `stream ls` reads the same type). */
+export interface ListedStream {
+  path: string;
+  contentType: string;
+  /** The offset after the last byte: where an append would go, and the stream's length in bytes. */
+  bytes: number;
+  nextOffset: string;
+  closed: boolean;
+  createdAt: string;
+  ttlSeconds: number | null;
+  /** The fixed expiry, or for a TTL stream when it expires if nobody uses it before then. */
+  expiresAt: string | null;
+}
+
 export function streamListRoute(auth: Auth, streams: Streams) {
   return new Elysia().get("/api/streams", async ({ request, server, set, query }) => {
     const r = await optionalPrincipal(auth, request, server, set);
@@ -44,16 +58,14 @@ export function streamListRoute(auth: Auth, streams: Streams) {
     const after = q.cursor === undefined ? "" : decodeCursor(q.cursor);
     const { rows, last } = await streams.list(orgId, q.prefix, after, q.limit);
     return {
-      streams: rows.map((row) => ({
+      streams: rows.map((row): ListedStream => ({
         path: row.path,
         contentType: row.contentType,
-        /** The offset after the last byte: where an append would go, and the stream's length in bytes. */
         bytes: row.tail,
         nextOffset: offsets.format(row.tail),
         closed: row.closed,
         createdAt: row.createdAt.toISOString(),
         ttlSeconds: row.ttlSeconds,
-        /** The fixed expiry, or for a TTL stream when it expires if nobody uses it before then. */
         expiresAt: (row.expiresAt ?? (row.ttlSeconds !== null ? new Date(streams.clock.lastAccess(row) + row.ttlSeconds * 1000) : null))?.toISOString() ?? null,
       })),
       next: last === null ? null : encodeCursor(last),
