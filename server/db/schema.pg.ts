@@ -61,6 +61,11 @@ export const sessions = table(
     client: str("client").notNull(),
     deviceName: str("device_name").notNull(),
     activeOrgId: str("active_org_id"),
+    /**
+     * The OpenID Connect issuer this session was signed in by; null for a pairing. Signing out of
+     * it also signs out at the provider (RP-initiated logout) while that is still the provider.
+     */
+    oidcIssuer: str("oidc_issuer"),
     createdAt: ts("created_at").notNull(),
     lastUsedAt: ts("last_used_at").notNull(),
     expiresAt: ts("expires_at").notNull(),
@@ -129,6 +134,12 @@ export const oidcStates = table(
     next: str("next").notNull(),
     /** "browser" (sets the session cookie) | "cli" (shows a one-time code for `warren auth login`) */
     client: str("client").notNull(),
+    /**
+     * Set when a signed-in user is linking their account to the provider rather than signing in:
+     * only a callback carrying this very session's cookie may attach the provider's subject. No
+     * foreign key: a row whose session was revoked meanwhile matches no cookie, and is swept.
+     */
+    linkSessionId: str("link_session_id"),
     expiresAt: ts("expires_at").notNull(),
   },
   (t) => [index("oidc_states_expires_idx").on(t.expiresAt)],

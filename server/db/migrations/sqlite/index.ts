@@ -7,6 +7,7 @@ import m4 from "./0004_hosts.sql" with { type: "text" };
 import m5 from "./0005_apps_and_settings.sql" with { type: "text" };
 import m6 from "./0006_host_identity.sql" with { type: "text" };
 import m7 from "./0007_oidc.sql" with { type: "text" };
+import m8 from "./0008_oidc_link.sql" with { type: "text" };
 
 export const migrations: { tag: string; sql: string }[] = [
   { tag: "0000_init", sql: m0 },
@@ -17,4 +18,5 @@ export const migrations: { tag: string; sql: string }[] = [
   { tag: "0005_apps_and_settings", sql: m5 },
   { tag: "0006_host_identity", sql: m6 },
   { tag: "0007_oidc", sql: m7 },
+  { tag: "0008_oidc_link", sql: m8 },
 ];
