@@ -85,6 +85,11 @@ export interface OidcConfig {
   groupsClaim?: string;
   groupMap: GroupMapping[];
   scopes: string[];
+  /**
+   * --oidc-required: new people come in only through the provider. Pairing links still sign in
+   * devices of signed-in users and the owner's break-glass (`warren pair`), never invite anyone.
+   */
+  required: boolean;
 }
 
 export interface ServeInput {
@@ -126,6 +131,7 @@ export interface ServeInput {
   oidcGroupsClaim?: string;
   oidcGroupMap?: string[];
   oidcScopes?: string;
+  oidcRequired?: boolean;
 }
 
 /** A flag value that cannot be used; the CLI prints it as a usage error (exit 2). */
@@ -184,8 +190,9 @@ export function resolveServeConfig(input: ServeInput): ServeConfig {
 
 function parseOidc(input: ServeInput): OidcConfig | undefined {
   const given = [input.oidcIssuer, input.oidcClientId, input.oidcClientSecret, input.oidcClientSecretFile, input.oidcName, input.oidcGroupsClaim, input.oidcScopes].some((v) => v !== undefined) ||
-    (input.oidcAllowDomains?.length ?? 0) > 0 || (input.oidcGroupMap?.length ?? 0) > 0;
+    (input.oidcAllowDomains?.length ?? 0) > 0 || (input.oidcGroupMap?.length ?? 0) > 0 || !!input.oidcRequired;
   if (!given) return undefined;
+  if (input.oidcRequired && input.oidcIssuer === undefined) throw new ConfigError("--oidc-required needs --oidc-issuer (and --oidc-client-id): the provider people must sign in with");
   if (input.oidcIssuer === undefined || input.oidcClientId === undefined) {
     throw new ConfigError("OpenID Connect sign-in needs both --oidc-issuer and --oidc-client-id (and usually --oidc-client-secret or --oidc-client-secret-file)");
   }
@@ -226,7 +233,7 @@ function parseOidc(input: ServeInput): OidcConfig | undefined {
   if (!scopes.includes("openid")) scopes.unshift("openid");
   const name = input.oidcName?.trim() || issuer.hostname;
   if (name.length > 60) throw new ConfigError("--oidc-name must be at most 60 characters");
-  return { issuer: input.oidcIssuer, clientId: input.oidcClientId, clientSecret, name, allowDomains, groupsClaim, groupMap, scopes };
+  return { issuer: input.oidcIssuer, clientId: input.oidcClientId, clientSecret, name, allowDomains, groupsClaim, groupMap, scopes, required: !!input.oidcRequired };
 }
 
 /** `group:orgslug:role`; a group name may itself contain colons (`cn=eng,…` does not, but `team:eng` may). */

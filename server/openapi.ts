@@ -6,7 +6,7 @@ import { Elysia } from "elysia";
 import { z } from "zod";
 import { VERSION } from "./about";
 import { activeOrgBody, pairBody, pairingLinkBody } from "./auth/routes";
-import { oidcCallbackQuery, oidcStartQuery } from "./auth/oidc-routes";
+import { invitationBody, oidcCallbackQuery, oidcStartQuery } from "./auth/oidc-routes";
 import { newMember, orgBody, roleChange } from "./auth/orgs";
 import { createBody, patchBody } from "./auth/api-keys";
 import { attachQuery, newTerminal } from "./terminals";
@@ -54,16 +54,19 @@ const OPS: Op[] = [
   { method: "get", route: "/api/auth/session", summary: "Who am I (200 {authenticated:false} with no credential at all)", tag: "auth", access: "public", ok: [200, "the principal"], errors: [401] },
   { method: "patch", route: "/api/auth/session", summary: "Switch the session's active organization", tag: "auth", access: "session", body: activeOrgBody, ok: [200, "the principal"], errors: [400, 404] },
   { method: "post", route: "/api/auth/pair", summary: "Redeem a pairing token for a session (a cookie for browsers, the token for the CLI)", tag: "auth", access: "public", body: pairBody, ok: [200, "signed in"], errors: [400, 401, 403, 429] },
-  { method: "get", route: "/api/auth/oidc", summary: "Whether this server signs people in with an OpenID Connect provider: {enabled, name, ready (reachable now), startUrl}", tag: "auth", access: "public", ok: [200, "{enabled, name?, ready?, startUrl?}"] },
+  { method: "get", route: "/api/auth/oidc", summary: "Whether this server signs people in with an OpenID Connect provider: {enabled, name, ready (reachable now), startUrl, required (--oidc-required: new people only through it)}", tag: "auth", access: "public", ok: [200, "{enabled, name?, ready?, startUrl?, required?}"] },
   { method: "get", route: "/api/auth/oidc/start", summary: "Sign in with the provider (a browser navigates here): a redirect to it with PKCE, state and nonce; a page in words when it cannot be reached", tag: "auth", access: "public", query: oidcStartQuery, ok: [302, "to the provider"], errors: [404, 503] },
-  { method: "get", route: "/api/auth/oidc/callback", summary: "Where the provider sends the browser back: the session cookie and a redirect to next (or, for the CLI, a page with a one-use code); refusals are pages in words", tag: "auth", access: "public", query: oidcCallbackQuery, ok: [303, "signed in: to next"], errors: [400, 403, 404, 502, 503] },
+  { method: "get", route: "/api/auth/oidc/callback", summary: "Where the provider sends the browser back: the session cookie and a redirect to next (or, for the CLI, a page with a one-use code; for a link, the provider's account attached to the signed-in user, only in the session that started it); refusals are pages in words", tag: "auth", access: "public", query: oidcCallbackQuery, ok: [303, "signed in (or linked): to next"], errors: [400, 403, 404, 409, 502, 503] },
+  { method: "get", route: "/api/auth/oidc/identity", summary: "Whether my account is linked to the provider", tag: "auth", access: "session", ok: [200, "{provider, linked, email, linkedAt}"], errors: [404] },
+  { method: "post", route: "/api/auth/oidc/link", summary: "Link my account to the provider (a browser's cookie session; Origin checked): the provider's URL to send the browser to; its callback must come back to this same session", tag: "auth", access: "session", ok: [200, "{url}"], errors: [400, 404, 409, 503] },
+  { method: "post", route: "/api/orgs/:id/invitations", summary: "Invite a person by email (owners and admins): no link to send; they sign in with the provider as that verified address, which uses the invitation up", tag: "organizations", access: "session", body: invitationBody, ok: [201, "{email, role, organizationId, expiresAt, signInUrl, provider}"], errors: [400, 404] },
   { method: "get", route: "/api/auth/jwks", summary: "The public keys that sign Warren's JWTs", tag: "auth", access: "public", ok: [200, "a JWK set"] },
   { method: "get", route: "/api/auth/token", summary: "A short-lived JWT for the caller (?host=<name> for a host JWT)", tag: "auth", access: "credential", ok: [200, "{token, expiresAt}"], errors: [400] },
   { method: "post", route: "/api/ws-ticket", summary: "A one-use, 30 s ticket for a browser's WebSocket", tag: "auth", access: "session", ok: [200, "{ticket, expiresAt}"] },
-  { method: "post", route: "/api/auth/sign-out", summary: "End the presenting session", tag: "auth", access: "credential", ok: [204, "signed out"] },
+  { method: "post", route: "/api/auth/sign-out", summary: "End the presenting session; a browser session from the provider gets 200 {endSessionUrl} to go to, to sign out there too (single sign-out)", tag: "auth", access: "credential", ok: [204, "signed out (200 {endSessionUrl} for a provider's session)"] },
   { method: "get", route: "/api/auth/sessions", summary: "My sessions", tag: "auth", access: "session", ok: [200, "{sessions}"] },
   { method: "delete", route: "/api/auth/sessions/:id", summary: "Revoke one of my sessions", tag: "auth", access: "session", ok: [204, "revoked"], errors: [404] },
-  { method: "post", route: "/api/auth/pairing-links", summary: "A one-time sign-in link: for a device of mine, or an invite to an organization", tag: "auth", access: "session", body: pairingLinkBody, ok: [200, "{url, token, expiresAt}"], errors: [400, 404] },
+  { method: "post", route: "/api/auth/pairing-links", summary: "A one-time sign-in link: for a device of mine, or an invite to an organization (403 oidc_required under --oidc-required: invite by email)", tag: "auth", access: "session", body: pairingLinkBody, ok: [200, "{url, token, expiresAt}"], errors: [400, 404] },
   { method: "get", route: "/api/orgs", summary: "My organizations", tag: "organizations", access: "credential", ok: [200, "{organizations}"] },
   { method: "post", route: "/api/orgs", summary: "Create an organization (its creator becomes owner)", tag: "organizations", access: "session", body: orgBody, ok: [201, "the organization"], errors: [400, 409] },
   { method: "get", route: "/api/orgs/:id/members", summary: "An organization's members", tag: "organizations", access: "credential", ok: [200, "{members}"], errors: [404] },

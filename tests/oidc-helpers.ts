@@ -54,6 +54,8 @@ export async function startProvider(): Promise<TestProvider> {
         // know Warren's port before the provider starts.
         application_type: "native",
         redirect_uris: ["http://127.0.0.1/api/auth/oidc/callback"],
+        // Single sign-out comes back to Warren's sign-in page (any loopback port, as above).
+        post_logout_redirect_uris: ["http://127.0.0.1/pair"],
         grant_types: ["authorization_code"],
         response_types: ["code"],
       },

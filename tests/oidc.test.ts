@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
-import { api, AS_PROXY, expectNoCredentialIn, issued, json, ownerSession, pair, pairingLink } from "./auth-helpers";
+import { api, AS_PROXY, expectNoCredentialIn, issued, json, ownerSession, pair, pairingLink, sessionFrom } from "./auth-helpers";
 import { HAVE_CHROMIUM, launch, screenshotPath } from "./browser";
 import { cleanup, DIALECT, MAIN, ROOT, runWarren, startServer, tempDir, waitUntil, type TestServer } from "./harness";
 import { ConfigError, resolveServeConfig } from "../server/config";
@@ -52,7 +52,9 @@ describe("OIDC settings", () => {
         { group: "ops", orgSlug: "ops", role: "owner" },
       ],
       scopes: ["openid", "email", "profile", "groups"],
+      required: false,
     });
+    expect(config({ oidcIssuer: "https://idp.example.com", oidcClientId: "w", oidcRequired: true }).oidc!.required).toBe(true);
     expect(config({}).oidc).toBeUndefined();
   });
 
@@ -64,6 +66,7 @@ describe("OIDC settings", () => {
       [{ oidcIssuer: "https://idp.example.com", oidcClientId: "w", oidcGroupMap: ["eng:default:member"] }, "needs --oidc-groups-claim"],
       [{ oidcIssuer: "https://idp.example.com", oidcClientId: "w", oidcAllowDomains: ["not a domain"] }, "takes an email domain"],
       [{ oidcIssuer: "https://idp.example.com", oidcClientId: "w", oidcClientSecretFile: "/nonexistent/secret" }, "cannot read /nonexistent/secret"],
+      [{ oidcRequired: true }, "--oidc-required needs --oidc-issuer"],
     ];
     for (const [input, message] of cases) expect(() => config(input)).toThrow(message);
     expect(() => config(cases[0]![0])).toThrow(ConfigError);
@@ -378,6 +381,230 @@ describe.if(HAVE_CHROMIUM)(`OIDC sign-in in Chromium (${DIALECT})`, () => {
   test("no authorization code, client secret, session or one-use code reached any log", () => {
     expect(provider.codes.length).toBeGreaterThan(5);
     expectNoCredentialIn(servers, [...provider.codes, ...shown, CLIENT_SECRET]);
+    for (const x of servers) expect(x.stderr()).not.toMatch(/code=|state=|id_token|eyJ/);
+  });
+});
+
+describe.if(HAVE_CHROMIUM)(`OIDC: linking an account, --oidc-required, single sign-out (${DIALECT})`, () => {
+  let browser: Browser;
+  let provider: TestProvider;
+  let s: TestServer;
+  let owner: string;
+  let bob: string;
+  let secretFile: string;
+  const servers: TestServer[] = [];
+
+  beforeAll(async () => {
+    browser = await launch();
+    provider = await startProvider();
+    secretFile = join(tempDir(), "oidc-secret");
+    writeFileSync(secretFile, CLIENT_SECRET + "\n", { mode: 0o600 });
+    s = await startServer({ args: [...AS_PROXY, ...oidcArgs(provider.issuer, secretFile)] });
+    servers.push(s);
+    await s.waitFor(/\/pair#token=/);
+    owner = await ownerSession(s);
+    // Bob joins by an invite pairing link, as people did before the provider: no identity there yet.
+    const orgId = (await json<Session>(api(s, owner)("GET", "/api/auth/session"))).organizations![0]!.id;
+    bob = await sessionFrom(s, await pairingLink(s, owner, { invite: { email: "bob@corp.test", organizationId: orgId, role: "member" } }));
+    provider.accounts.set("root", { email: "root@corp.test", email_verified: true, name: "Root" });
+    provider.accounts.set("bob", { email: "bob@corp.test", email_verified: true, name: "Bob" });
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+    for (const x of servers) await x.stop();
+    await provider?.close();
+  });
+
+  /** A browser signed in as `session`'s user through a device pairing link (/pair#token=). */
+  async function pairedBrowser(server: TestServer, session: string, context?: BrowserContext): Promise<{ context: BrowserContext; page: Page }> {
+    context ??= await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${server.url}/pair#token=${await pairingLink(server, session)}`);
+    await page.waitForURL(`${server.url}/`);
+    return { context, page };
+  }
+  const identityOf = async (server: TestServer, session: string) => await json<{ provider: string; linked: boolean; email: string | null }>(api(server, session)("GET", "/api/auth/oidc/identity"));
+  const cookieOf = async (context: BrowserContext) => (await context.cookies()).find((c) => c.name === "warren_session")!.value;
+  const sessionOf = async (page: Page) => await page.evaluate(async () => (await fetch("/api/auth/session")).json() as Promise<Session>);
+
+  test("linking is a POST with our Origin: a GET links nothing, a cross-origin POST is refused, a CLI session is told to use a browser", async () => {
+    const { context, page } = await pairedBrowser(s, bob);
+    const cookie = `warren_session=${await cookieOf(context)}`;
+    const get = await page.goto(`${s.url}/api/auth/oidc/link`);
+    expect(get!.status()).toBe(405);
+    const foreign = await fetch(`${s.url}/api/auth/oidc/link`, { method: "POST", headers: { cookie, origin: "http://evil.test", "x-forwarded-for": "203.0.113.9" } });
+    expect(foreign.status).toBe(403);
+    expect(((await foreign.json()) as { error: { code: string } }).error.code).toBe("origin_mismatch");
+    const noOrigin = await fetch(`${s.url}/api/auth/oidc/link`, { method: "POST", headers: { cookie } });
+    expect(noOrigin.status).toBe(403);
+    const cli = await api(s, bob)("POST", "/api/auth/oidc/link");
+    expect(cli.status).toBe(400);
+    expect(((await cli.json()) as { error: { message: string } }).error.message).toContain('use "Link to Test IdP" on the dashboard');
+    expect(await identityOf(s, bob)).toMatchObject({ provider: "Test IdP", linked: false });
+    await context.close();
+  });
+
+  test("a link started by one session cannot be finished by another, even in the same browser", async () => {
+    const { context, page } = await pairedBrowser(s, bob);
+    await page.getByRole("button", { name: "Link your account to Test IdP" }).click();
+    await page.waitForURL((u) => u.href.startsWith(provider.issuer));
+    // Meanwhile this browser is signed in as the owner (a new session cookie), and the provider's
+    // answer comes back to that session.
+    const other = await pairedBrowser(s, owner, context);
+    await other.page.close();
+    await providerLogin(page, "bob");
+    await page.waitForURL((u) => u.href.startsWith(s.url));
+    expect(await page.locator("h1").textContent()).toBe("This link cannot be completed");
+    expect(await page.getByRole("alert").textContent()).toContain("started by another sign-in than the one in this browser");
+    await page.screenshot({ path: screenshotPath("oidc-10-link-other-session") });
+    expect((await identityOf(s, owner)).linked).toBe(false);
+    expect((await identityOf(s, bob)).linked).toBe(false);
+    expect(s.logs().some((l) => l.msg === "oidc link refused" && l.reason === "other_session")).toBe(true);
+    await context.close();
+  });
+
+  test("the owner links their pairing-created account from the dashboard, and then signs in with the provider", async () => {
+    const { context, page } = await pairedBrowser(s, owner);
+    const link = page.getByRole("button", { name: "Link your account to Test IdP" });
+    await link.waitFor();
+    expect(await page.locator("#identity").textContent()).toContain("Not linked to Test IdP");
+    await page.screenshot({ path: screenshotPath("oidc-11-not-linked") });
+    await link.click();
+    await page.waitForURL((u) => u.href.startsWith(provider.issuer));
+    await providerLogin(page, "root");
+    await page.waitForURL(`${s.url}/`);
+    await page.locator("#identity .badge", { hasText: "Linked to Test IdP" }).waitFor();
+    expect(await page.locator("#identity").textContent()).toContain("as root@corp.test");
+    await page.screenshot({ path: screenshotPath("oidc-12-linked") });
+    const me = await sessionOf(page);
+    // The owner had no email: the provider's verified one fills it in.
+    expect(me.user).toMatchObject({ email: "root@corp.test", name: "Owner" });
+    expect((await api(s, owner)("POST", "/api/auth/oidc/link")).status).toBe(400);
+    const again = await page.evaluate(async () => (await fetch("/api/auth/oidc/link", { method: "POST" })).status);
+    expect(again).toBe(409);
+    await context.close();
+
+    // Another browser, no pairing: "Sign in with Test IdP" as root is the owner.
+    const fresh = await browser.newContext();
+    const p = await fresh.newPage();
+    await p.goto(`${s.url}/pair`);
+    await p.getByRole("button", { name: "Sign in with Test IdP" }).click();
+    await p.waitForURL((u) => u.href.startsWith(provider.issuer));
+    await providerLogin(p, "root");
+    await p.waitForURL(`${s.url}/`);
+    const signedIn = await sessionOf(p);
+    expect(signedIn.user!.id).toBe(me.user!.id);
+    expect(signedIn.organizations!.map((o) => o.role)).toEqual(["owner"]);
+    await fresh.close();
+  });
+
+  test("a provider account already linked to someone else is refused with a page, and nothing changes", async () => {
+    const { context, page } = await pairedBrowser(s, bob);
+    await page.getByRole("button", { name: "Link your account to Test IdP" }).click();
+    await page.waitForURL((u) => u.href.startsWith(provider.issuer));
+    await providerLogin(page, "root");
+    await page.waitForURL((u) => u.href.startsWith(s.url));
+    expect(await page.locator("h1").textContent()).toBe("That account is already linked");
+    expect(await page.getByRole("alert").textContent()).toContain("belongs to another Warren user");
+    await page.screenshot({ path: screenshotPath("oidc-13-link-taken") });
+    expect((await identityOf(s, bob)).linked).toBe(false);
+    expect(s.logs().some((l) => l.msg === "oidc link refused" && l.reason === "subject_taken")).toBe(true);
+    expect(s.logs().some((l) => l.level === "error")).toBe(false);
+    await context.close();
+  });
+
+  test("signing out of a session from the provider signs out there too (end_session_endpoint), and comes back to /pair", async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const visited: string[] = [];
+    page.on("request", (r) => void (r.isNavigationRequest() && visited.push(r.url())));
+    await page.goto(`${s.url}/pair`);
+    await page.getByRole("button", { name: "Sign in with Test IdP" }).click();
+    await page.waitForURL((u) => u.href.startsWith(provider.issuer));
+    await providerLogin(page, "root");
+    await page.waitForURL(`${s.url}/`);
+    const token = await cookieOf(context);
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.waitForURL((u) => u.href.startsWith(provider.issuer));
+    const end = new URL(visited.find((u) => u.startsWith(`${provider.issuer}/session/end`))!);
+    expect(Object.fromEntries(end.searchParams)).toEqual({ client_id: CLIENT_ID, post_logout_redirect_uri: `${s.url}/pair` });
+    await page.screenshot({ path: screenshotPath("oidc-14-end-session") });
+    await page.locator('button[name="logout"][value="yes"]').click();
+    await page.waitForURL(`${s.url}/pair`);
+    expect((await sessionOf(page)).authenticated).toBe(false);
+    expect((await api(s, token)("GET", "/api/auth/session")).status).toBe(401);
+    // Signed out at the provider too: it asks who you are again.
+    await page.getByRole("button", { name: "Sign in with Test IdP" }).click();
+    await page.waitForURL((u) => u.href.startsWith(provider.issuer));
+    await page.locator('input[name="login"]').waitFor();
+    await context.close();
+    // A session from a pairing just ends (no provider to leave).
+    const paired = await pairingLink(s, owner);
+    const session = await sessionFrom(s, paired);
+    expect((await api(s, session)("POST", "/api/auth/sign-out")).status).toBe(204);
+  });
+
+  test("--oidc-required: no new people by pairing link (email invitations instead); devices of signed-in users and the owner's break-glass still pair", async () => {
+    // An invitation link made before the server required the provider…
+    const dataDir = tempDir();
+    const first = await startServer({ dataDir, args: [...AS_PROXY, ...oidcArgs(provider.issuer, secretFile)] });
+    servers.push(first);
+    await first.waitFor(/\/pair#token=/);
+    const firstOwner = await ownerSession(first);
+    const orgId = (await json<Session>(api(first, firstOwner)("GET", "/api/auth/session"))).organizations![0]!.id;
+    const oldInvite = await pairingLink(first, firstOwner, { invite: { email: "erin@corp.test", organizationId: orgId, role: "admin" } });
+    await first.stop();
+    const r = await startServer({ dataDir, databaseUrl: first.databaseUrl ?? null, args: [...AS_PROXY, ...oidcArgs(provider.issuer, secretFile, ["--oidc-required"])] });
+    servers.push(r);
+    expect(await json(fetch(`${r.url}/api/auth/oidc`))).toMatchObject({ enabled: true, required: true });
+
+    // …is refused as a link (and left unused), and works as an invitation for that email.
+    const used = await pair(r, oldInvite);
+    expect(used.status).toBe(403);
+    expect(await json(used)).toMatchObject({ error: { code: "oidc_required", message: `this server lets new people in only with Test IdP: sign in with Test IdP as the invited email address at ${r.url}/pair` } });
+    const refused = await api(r, firstOwner)("POST", "/api/auth/pairing-links", { invite: { email: "finn@corp.test", organizationId: orgId, role: "member" } });
+    expect(refused.status).toBe(403);
+    expect(((await refused.json()) as { error: { code: string; message: string } }).error).toMatchObject({ code: "oidc_required", message: expect.stringContaining("invite them by email instead") });
+    const invited = await api(r, firstOwner)("POST", `/api/orgs/${orgId}/invitations`, { email: "Finn@corp.test", role: "member" });
+    expect(invited.status).toBe(201);
+    expect(await invited.json()).toMatchObject({ email: "finn@corp.test", role: "member", organizationId: orgId, signInUrl: `${r.url}/pair`, provider: "Test IdP" });
+    expect(JSON.stringify(await (await api(r, firstOwner)("POST", `/api/orgs/${orgId}/invitations`, { email: "x@corp.test", role: "member" })).json())).not.toMatch(/wpt_|token/);
+    provider.accounts.set("erin", { email: "erin@corp.test", email_verified: true, name: "Erin" });
+    provider.accounts.set("finn", { email: "finn@corp.test", email_verified: true, name: "Finn" });
+    provider.accounts.set("gus", { email: "gus@corp.test", email_verified: true, name: "Gus" });
+    for (const [login, role] of [["erin", "admin"], ["finn", "member"], ["gus", null]] as const) {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      await page.goto(`${r.url}/pair`);
+      await page.getByRole("button", { name: "Sign in with Test IdP" }).click();
+      await page.waitForURL((u) => u.href.startsWith(provider.issuer));
+      await providerLogin(page, login);
+      await page.waitForURL((u) => u.href.startsWith(r.url));
+      if (role) expect((await sessionOf(page)).organizations!.map((o) => o.role)).toEqual([role]);
+      else expect(await page.locator("h1").textContent()).toBe("You have not been invited");
+      if (login === "erin") {
+        // An admin's dashboard invites by email here.
+        await page.getByRole("button", { name: "Invite by email" }).waitFor();
+        await page.screenshot({ path: screenshotPath("oidc-15-invite-by-email") });
+      }
+      await context.close();
+    }
+
+    // A signed-in user's own devices, by link (browser and CLI), still pair.
+    expect((await pair(r, await pairingLink(r, firstOwner))).status).toBe(200);
+    const { context } = await pairedBrowser(r, firstOwner);
+    await context.close();
+    // The owner's break-glass: `warren pair` on the server's own data dir or database.
+    const out = await runWarren(["pair", "--data-dir", dataDir, ...(r.databaseUrl ? ["--database-url", r.databaseUrl] : []), "--server", r.url]);
+    expect(out.code).toBe(0);
+    const token = /#token=([A-Za-z0-9_-]+)/.exec(out.stdout)![1]!;
+    issued.push(token);
+    const me = await json<Session>(api(r, await sessionFrom(r, token))("GET", "/api/auth/session"));
+    expect(me.organizations!.map((o) => o.role)).toEqual(["owner"]);
+  });
+
+  test("no authorization code, client secret or session reached any log", () => {
+    expectNoCredentialIn(servers, [...provider.codes, CLIENT_SECRET]);
     for (const x of servers) expect(x.stderr()).not.toMatch(/code=|state=|id_token|eyJ/);
   });
 });

@@ -41,6 +41,7 @@ export const serve: Command = {
       "oidc-groups-claim": { type: "string", value: "claim", env: "WARREN_OIDC_GROUPS_CLAIM", help: "The claim listing a user's groups, for --oidc-group-map (often groups)" },
       "oidc-group-map": { type: "list", value: "group:org:role,…", env: "WARREN_OIDC_GROUP_MAP", help: "Memberships from groups, re-applied at every sign-in: 'eng:default:member,leads:default:admin'; repeatable" },
       "oidc-scopes": { type: "string", value: "scopes", env: "WARREN_OIDC_SCOPES", help: "Scopes to ask for (default: openid email profile, and groups when --oidc-groups-claim is groups)" },
+      "oidc-required": { type: "boolean", env: "WARREN_OIDC_REQUIRED", help: "New people sign in only with the provider: invite them by email, not by pairing link. Pairing links still add devices of signed-in users, and `warren pair` on this machine is the owner's break-glass" },
       "log-file": { type: "string", value: "path", env: "WARREN_LOG_FILE", help: "Append log lines here instead of stderr" },
       "log-level": { type: "string", value: "level", env: "WARREN_LOG_LEVEL", default: "info", help: "error, warn, info (one line per request) or debug (also /healthz)" },
       "log-format": { type: "string", value: "format", env: "WARREN_LOG_FORMAT", help: "json or text (default: text on a terminal, JSON otherwise)" },
@@ -99,6 +100,7 @@ Examples:
       oidcGroupsClaim: flags["oidc-groups-claim"] as string | undefined,
       oidcGroupMap: flags["oidc-group-map"] as string[] | undefined,
       oidcScopes: flags["oidc-scopes"] as string | undefined,
+      oidcRequired: flags["oidc-required"] as boolean | undefined,
     });
     let server;
     try {

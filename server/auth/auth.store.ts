@@ -11,6 +11,8 @@ export interface NewSession {
   client: "browser" | "cli";
   deviceName: string;
   expiresAt: Date;
+  /** The provider that signed it in; absent for a pairing. */
+  oidcIssuer?: string;
 }
 
 export interface NewPairing {
@@ -35,6 +37,9 @@ export interface OidcSignIn {
   /** Org slug → role from --oidc-group-map for this user's groups; null without a mapping. */
   mapped: Record<string, Role> | null;
 }
+
+/** Linking a signed-in user to a provider account: refused when that account, or this user, is linked elsewhere. */
+export type OidcLinkResult = { ok: true } | { ok: false; reason: "subject_taken" | "user_has_other" };
 
 export type OidcAdmission =
   | { ok: true; userId: string; created: boolean; changedOrgs: string[]; unknownOrgs: string[]; keptOwners: string[] }
@@ -209,6 +214,47 @@ export function makeAuthStore(db: Db) {
         const [first] = await tx.select({ orgId: members.orgId }).from(members).where(eq(members.userId, userId)).orderBy(asc(members.createdAt)).limit(1);
         await tx.insert(sessions).values({ ...session, userId, activeOrgId: first?.orgId ?? null, createdAt: now, lastUsedAt: now });
       }),
+
+    /**
+     * Attaches (issuer, subject) to a user who is already signed in — the owner created on first
+     * start, or anyone invited by a pairing link. A subject that signs in someone else stays
+     * theirs; a user keeps one account per provider. The provider's email fills in a user's
+     * missing one when verified and nobody else has it. Linking the same pair again is a no-op.
+     */
+    oidcLink(l: { issuer: string; subject: string; userId: string; email: string | null; emailVerified: boolean }, identityId: string, now: Date): Promise<OidcLinkResult> {
+      return db.write(async (tx): Promise<OidcLinkResult> => {
+        const [bySubject] = await tx
+          .select({ userId: oidcIdentities.userId })
+          .from(oidcIdentities)
+          .where(and(eq(oidcIdentities.issuer, l.issuer), eq(oidcIdentities.subject, l.subject)))
+          .limit(1);
+        if (bySubject) return bySubject.userId === l.userId ? { ok: true } : { ok: false, reason: "subject_taken" };
+        const [mine] = await tx.select({ id: oidcIdentities.id }).from(oidcIdentities).where(and(eq(oidcIdentities.userId, l.userId), eq(oidcIdentities.issuer, l.issuer))).limit(1);
+        if (mine) return { ok: false, reason: "user_has_other" };
+        await tx.insert(oidcIdentities).values({ id: identityId, issuer: l.issuer, subject: l.subject, userId: l.userId, email: l.email, createdAt: now, lastSignInAt: now });
+        if (l.email && l.emailVerified) {
+          const [taken] = await tx.select({ id: users.id }).from(users).where(eq(users.email, l.email)).limit(1);
+          if (!taken) await tx.update(users).set({ email: l.email }).where(and(eq(users.id, l.userId), isNull(users.email)));
+        }
+        return { ok: true };
+      });
+    },
+
+    /** The user's account at this provider, if linked. */
+    oidcIdentityOf: async (userId: string, issuer: string) =>
+      (
+        await db.orm
+          .select({ email: oidcIdentities.email, createdAt: oidcIdentities.createdAt })
+          .from(oidcIdentities)
+          .where(and(eq(oidcIdentities.userId, userId), eq(oidcIdentities.issuer, issuer)))
+          .limit(1)
+      )[0] ?? null,
+
+    /** Whether a pairing token invites someone (rather than signing in its user); null when unknown. */
+    pairingIsInvite: async (tokenHash: string) => {
+      const [row] = await db.orm.select({ inviteEmail: pairingTokens.inviteEmail }).from(pairingTokens).where(eq(pairingTokens.tokenHash, tokenHash)).limit(1);
+      return row ? row.inviteEmail !== null : null;
+    },
 
     addOidcState: (row: typeof oidcStates.$inferInsert) => db.write(async (tx) => void (await tx.insert(oidcStates).values(row))),
 

@@ -2,19 +2,28 @@
 //   GET /api/auth/oidc           public: is it configured, its name, can it be reached (the page asks)
 //   GET /api/auth/oidc/start     redirect to the provider (?next=/path; ?client=cli for `warren auth login`)
 //   GET /api/auth/oidc/callback  where the provider sends the browser back: a session, then `next`
-// The browser-facing two answer with pages, never JSON and never a 500: a person is looking.
+//                                (or, for a link, the provider's account attached to the signed-in user)
+//   GET /api/auth/oidc/identity  signed in: is my account linked to the provider
+//   POST /api/auth/oidc/link     signed in (a browser's cookie session): link my account — the
+//                                provider's URL to go to; the callback must come back to this session
+//   POST /api/orgs/:id/invitations  invite a person by email: they sign in with the provider
+// The browser-facing start and callback answer with pages, never JSON and never a 500: a person is looking.
 // What a sign-in produces is an ordinary DB session (hashed, sliding, revocable) with the same
 // cookie as a browser pairing, or — for the CLI — a one-use pairing token shown on the page, which
 // the person pastes into `warren auth login`; no credential is ever put in a URL.
 import { Elysia } from "elysia";
+import type { Server } from "bun";
 import { timingSafeEqual } from "node:crypto";
 import { z } from "zod";
 import { SECURITY_HEADERS } from "../web";
-import { requestIp, type Auth } from "./authn";
+import { HttpError } from "../http/errors";
+import { valid } from "../http/json";
+import { authenticated, requestIp, requireSession, type Auth } from "./authn";
 import { clearedCookie, cookieName, readCookie, setCookie } from "./cookies";
 import { OidcError } from "./oidc";
 import { mintPairing, PAIRING_TTL_SECONDS } from "./pairing";
 import { SESSION_DAYS } from "./resolver";
+import { roleSchema, requireAdmin } from "./orgs";
 import { baseUrl, deviceFrom } from "./routes";
 import { hashToken, newId, newSessionToken, newTicket } from "./tokens";
 
@@ -44,6 +53,12 @@ export const oidcStartQuery = z.object({
   client: z.enum(["browser", "cli"]).optional().describe("cli: show a one-use code for warren auth login instead of signing this browser in"),
 });
 export const oidcCallbackQuery = z.object({ code: z.string().optional(), state: z.string().optional(), error: z.string().optional(), iss: z.string().optional() });
+export const invitationBody = z.object({
+  email: z.string().trim().toLowerCase().email().max(254),
+  name: z.string().trim().min(1).max(100).optional(),
+  role: roleSchema,
+  ttlSeconds: z.number().int().min(30).max(7 * 86_400).default(7 * 86_400),
+});
 
 /** A path on this origin, nothing else (an open redirect would hand the session's page to anyone). */
 export function safeNext(value: string | null): string {
@@ -57,45 +72,21 @@ export const oidcRoutes = (auth: Auth) =>
       const oidc = auth.oidc;
       if (!oidc) return { enabled: false };
       const ready = (await oidc.ready()) !== null;
-      return { enabled: true, name: oidc.name, ready, startUrl: "/api/auth/oidc/start" };
+      return { enabled: true, name: oidc.name, ready, startUrl: "/api/auth/oidc/start", required: oidc.config.required };
     })
     .get("/api/auth/oidc/start", async ({ request, set, server }) => logged(set, await (async () => {
       const oidc = auth.oidc;
       if (!oidc) return page(404, "Not set up here", "This Warren server does not sign people in with an identity provider. Sign in with a pairing link.");
       if (tooManyStarts(requestIp(auth, request, server))) return page(429, "Too many sign-ins", "Too many sign-ins were started from this address in the last minute. Wait a minute and try again.");
       const url = new URL(request.url);
-      const client = url.searchParams.get("client") === "cli" ? "cli" : "browser";
-      const redirectUri = `${baseUrl(auth, request)}${CALLBACK}`;
       try {
-        const flow = await oidc.authorizationUrl(redirectUri);
-        // The browser that starts a sign-in is the one that must finish it: a random value in a
-        // cookie, its hash in the row. A callback URL played into another browser finds no match.
-        const existing = readCookie(request.headers.get("cookie"), cookieName("warren_oidc", auth.config.secureCookies));
-        const binding = existing && BINDING.test(existing) ? existing : newTicket();
-        await auth.store.addOidcState({
-          stateHash: hashToken(flow.state),
-          browserHash: hashToken(binding),
-          nonce: flow.nonce,
-          codeVerifier: flow.codeVerifier,
-          redirectUri,
-          next: safeNext(url.searchParams.get("next")),
-          client,
-          expiresAt: new Date(Date.now() + STATE_TTL_MS),
-        });
-        return new Response(null, {
-          status: 302,
-          headers: {
-            location: flow.url,
-            "cache-control": "no-store",
-            "referrer-policy": "no-referrer",
-            "set-cookie": setCookie("warren_oidc", auth.config.secureCookies, binding, new Date(Date.now() + STATE_TTL_MS)),
-          },
-        });
+        const flow = await begin(auth, request, { next: safeNext(url.searchParams.get("next")), client: url.searchParams.get("client") === "cli" ? "cli" : "browser", linkSessionId: null });
+        return new Response(null, { status: 302, headers: { location: flow.url, "cache-control": "no-store", "referrer-policy": "no-referrer", "set-cookie": flow.cookie } });
       } catch (e) {
         return failed(auth, e, "start");
       }
     })()))
-    .get(CALLBACK, async ({ request, set }) => logged(set, await (async () => {
+    .get(CALLBACK, async ({ request, set, server }) => logged(set, await (async () => {
       const oidc = auth.oidc;
       if (!oidc) return page(404, "Not set up here", "This Warren server does not sign people in with an identity provider. Sign in with a pairing link.");
       const url = new URL(request.url);
@@ -106,6 +97,7 @@ export const oidcRoutes = (auth: Auth) =>
         auth.log?.warn("oidc sign-in refused", { reason: row ? "other_browser" : "unknown_state" });
         return page(400, "This sign-in cannot be completed", "This sign-in link was already used, has expired, or was started in another browser. Start again from the sign-in page.", { again: true });
       }
+      if (row.linkSessionId) return await link(auth, request, server, url, { ...row, linkSessionId: row.linkSessionId, state: state! });
       try {
         const claims = await oidc.finish(url, { ...row, state: state! });
         const admission = await auth.store.oidcSignIn(
@@ -141,7 +133,7 @@ export const oidcRoutes = (auth: Auth) =>
         const token = newSessionToken();
         const now = new Date();
         const expiresAt = new Date(now.getTime() + SESSION_DAYS * DAY);
-        await auth.store.addSession(userId, { id: newId("ses"), tokenHash: hashToken(token), client: "browser", deviceName: deviceFrom(request, "browser"), expiresAt }, now);
+        await auth.store.addSession(userId, { id: newId("ses"), tokenHash: hashToken(token), client: "browser", deviceName: deviceFrom(request, "browser"), expiresAt, oidcIssuer: oidc.config.issuer }, now);
         auth.events.publish({ topic: "sessions", user: userId });
         const headers = new Headers({ location: row.next, "cache-control": "no-store", "referrer-policy": "no-referrer" });
         // Exactly the cookie a browser pairing sets (routes.ts).
@@ -151,7 +143,119 @@ export const oidcRoutes = (auth: Auth) =>
       } catch (e) {
         return failed(auth, e, "callback");
       }
-    })()));
+    })()))
+    .use(authenticated(auth))
+    .get("/api/auth/oidc/identity", async ({ principal, set }) => {
+      requireSession(principal);
+      const oidc = configured(auth);
+      set.headers["cache-control"] = "no-store";
+      const identity = await auth.store.oidcIdentityOf(principal.userId, oidc.config.issuer);
+      return { provider: oidc.name, linked: !!identity, email: identity?.email ?? null, linkedAt: identity?.createdAt.toISOString() ?? null };
+    })
+    .post("/api/auth/oidc/link", async ({ principal, request, server, set }) => {
+      requireSession(principal);
+      const oidc = configured(auth);
+      // The callback proves it is this session by its cookie; a CLI's Bearer session has none to send.
+      if (!principal.viaCookie) throw new HttpError(400, "browser_required", `link your account in a browser: sign in there (warren pair, or Add a device) and use "Link to ${oidc.name}" on the dashboard`);
+      if (await auth.store.oidcIdentityOf(principal.userId, oidc.config.issuer)) throw new HttpError(409, "already_linked", `your account is already linked to ${oidc.name}`);
+      if (tooManyStarts(requestIp(auth, request, server))) throw new HttpError(429, "rate_limited", "too many sign-ins were started from this address in the last minute; wait a minute", { "retry-after": "60" });
+      try {
+        const flow = await begin(auth, request, { next: "/", client: "browser", linkSessionId: principal.sessionId! });
+        set.headers["set-cookie"] = flow.cookie;
+        set.headers["cache-control"] = "no-store";
+        return { url: flow.url };
+      } catch (e) {
+        if (e instanceof OidcError) throw new HttpError(e.status, "provider_unreachable", e.message);
+        throw e;
+      }
+    })
+    .post("/api/orgs/:id/invitations", async ({ principal, params, body: raw, request, set }) => {
+      requireSession(principal);
+      const body = valid(invitationBody, raw);
+      const role = requireAdmin(principal, params.id, "members");
+      if (body.role === "owner" && role !== "owner") throw new HttpError(403, "forbidden", "only owners can invite owners");
+      const oidc = configured(auth);
+      // A pending invitation is a pairing row for the email whose token nobody ever sees: it can
+      // only be used up by a sign-in with the provider as that (verified) address.
+      const minted = await mintPairing(auth.store, {
+        userId: null,
+        invite: { email: body.email, name: body.name ?? null, orgId: params.id, role: body.role },
+        uses: 1,
+        createdBy: principal.userId,
+        ttlSeconds: body.ttlSeconds,
+      });
+      set.status = 201;
+      return { email: body.email, role: body.role, organizationId: params.id, expiresAt: minted.expiresAt.toISOString(), signInUrl: `${baseUrl(auth, request)}/pair`, provider: oidc.name };
+    });
+
+function configured(auth: Auth) {
+  if (!auth.oidc) throw new HttpError(404, "no_identity_provider", "this server does not sign people in with an identity provider (warren serve --oidc-issuer)");
+  return auth.oidc;
+}
+
+/**
+ * The redirect to the provider and the row that awaits its answer. The browser that starts it
+ * is the one that must finish it: a random value in a cookie, its hash in the row, so a callback
+ * URL played into another browser finds no match.
+ */
+async function begin(auth: Auth, request: Request, opts: { next: string; client: "browser" | "cli"; linkSessionId: string | null }): Promise<{ url: string; cookie: string }> {
+  const redirectUri = `${baseUrl(auth, request)}${CALLBACK}`;
+  const flow = await auth.oidc!.authorizationUrl(redirectUri);
+  const existing = readCookie(request.headers.get("cookie"), cookieName("warren_oidc", auth.config.secureCookies));
+  const binding = existing && BINDING.test(existing) ? existing : newTicket();
+  await auth.store.addOidcState({
+    stateHash: hashToken(flow.state),
+    browserHash: hashToken(binding),
+    nonce: flow.nonce,
+    codeVerifier: flow.codeVerifier,
+    redirectUri,
+    next: opts.next,
+    client: opts.client,
+    linkSessionId: opts.linkSessionId,
+    expiresAt: new Date(Date.now() + STATE_TTL_MS),
+  });
+  return { url: flow.url, cookie: setCookie("warren_oidc", auth.config.secureCookies, binding, new Date(Date.now() + STATE_TTL_MS)) };
+}
+
+/**
+ * The callback of a link: only the very session that started it may finish it (its cookie comes
+ * back with the provider's redirect, SameSite=Lax allowing a top-level GET), checked before the
+ * code is exchanged; then the provider's subject is attached to that session's user.
+ */
+async function link(
+  auth: Auth,
+  request: Request,
+  server: Server<unknown> | null | undefined,
+  url: URL,
+  row: { state: string; nonce: string; codeVerifier: string; redirectUri: string; next: string; linkSessionId: string },
+): Promise<Response> {
+  const oidc = auth.oidc!;
+  const r = await auth.resolver.resolve(request, () => requestIp(auth, request, server)).catch(() => null);
+  if (!r?.principal.viaCookie || r.principal.sessionId !== row.linkSessionId) {
+    auth.log?.warn("oidc link refused", { reason: r ? "other_session" : "signed_out" });
+    return page(403, "This link cannot be completed", `Linking to ${oidc.name} was started by another sign-in than the one in this browser, so nothing was linked. Sign in, then start again with "Link to ${oidc.name}" on your dashboard.`, { again: true });
+  }
+  const { userId } = r.principal;
+  try {
+    const claims = await oidc.finish(url, row);
+    const result = await auth.store.oidcLink({ issuer: oidc.config.issuer, subject: claims.sub, userId, email: claims.email, emailVerified: claims.emailVerified }, newId("oid"), new Date());
+    if (!result.ok) {
+      auth.log?.warn("oidc link refused", { reason: result.reason, userId, issuer: oidc.config.issuer });
+      return result.reason === "subject_taken"
+        ? page(409, "That account is already linked", `The ${oidc.name} account you signed in with belongs to another Warren user, so it was not linked to yours. Sign in to ${oidc.name} as yourself and try again, or ask an admin.`, { home: true })
+        : page(409, "You are already linked", `Your Warren account is already linked to another ${oidc.name} account.`, { home: true });
+    }
+    // The name and email on cached principals may have changed.
+    auth.resolver.forget({ userId });
+    auth.events.publish({ topic: "sessions", user: userId });
+    auth.log?.info("oidc link", { userId, issuer: oidc.config.issuer });
+    const headers = new Headers({ location: row.next, "cache-control": "no-store", "referrer-policy": "no-referrer" });
+    headers.append("set-cookie", clearedCookie("warren_oidc", auth.config.secureCookies));
+    return new Response(null, { status: 303, headers });
+  } catch (e) {
+    return failed(auth, e, "link");
+  }
+}
 
 /** The access log reads the status from `set`; a Response returned whole does not set it. */
 function logged(set: { status?: number | string }, response: Response): Response {
@@ -188,13 +292,13 @@ function refusal(reason: "email_unverified" | "not_invited" | "linked_elsewhere"
 const escape = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /** A page in the style of the others (no script: none is needed to read a sentence). */
-function page(status: number, title: string, message: string, opts: { again?: boolean; html?: string } = {}): Response {
+function page(status: number, title: string, message: string, opts: { again?: boolean; home?: boolean; html?: string } = {}): Response {
   const body =
     `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">` +
     `<link rel="icon" href="data:,"><title>${escape(title)} · Warren</title><link rel="stylesheet" href="/assets/style.css"></head>` +
     `<body><main class="card" aria-labelledby="title"><p class="brand">Warren</p><h1 id="title">${escape(title)}</h1>` +
     `<p id="message" role="${status >= 400 ? "alert" : "status"}">${escape(message)}</p>${opts.html ?? ""}` +
-    (opts.again || status >= 400 ? `<p><a href="/pair">Back to sign-in</a></p>` : "") +
+    (opts.home ? `<p><a href="/">Back to the dashboard</a></p>` : opts.again || status >= 400 ? `<p><a href="/pair">Back to sign-in</a></p>` : "") +
     `</main></body></html>`;
   return new Response(body, { status, headers: { ...SECURITY_HEADERS, "content-type": "text/html; charset=utf-8", "cache-control": "no-store" } });
 }

@@ -177,6 +177,21 @@ export class Oidc {
     }
   }
 
+  /**
+   * RP-initiated logout: where a browser signing out goes next, so that it signs out at the
+   * provider too and comes back to `returnTo`; null when the provider has no end_session_endpoint.
+   * It names the client rather than passing id_token_hint (OpenID Connect RP-Initiated Logout
+   * allows either): keeping ID tokens would put more than hashes in the database.
+   */
+  endSessionUrl(returnTo: string): string | null {
+    const endpoint = this.as?.end_session_endpoint;
+    if (!endpoint) return null;
+    const url = new URL(endpoint);
+    url.searchParams.set("client_id", this.config.clientId);
+    url.searchParams.set("post_logout_redirect_uri", returnTo);
+    return url.href;
+  }
+
   /** The groups claim → org slug → role: the highest role any of the user's groups gives. */
   mapGroups(groups: string[]): Record<string, Role> | null {
     if (this.config.groupMap.length === 0) return null;

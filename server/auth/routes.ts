@@ -71,6 +71,12 @@ export const authRoutes = (auth: Auth) =>
           auth.resolver.failed(ip);
           throw invalid();
         }
+        // Invitations made before --oidc-required was set: the person signs in with the provider
+        // instead, as the invited address, which uses up the same invitation. A token's kind never
+        // changes, so asking first is no race; the token is left unused.
+        if (auth.oidc?.config.required && (await auth.store.pairingIsInvite(hashToken(body.token)))) {
+          throw new HttpError(403, "oidc_required", `this server lets new people in only with ${auth.oidc.name}: sign in with ${auth.oidc.name} as the invited email address at ${baseUrl(auth, request)}/pair`);
+        }
         const token = newSessionToken();
         const now = new Date();
         const session = await auth.store.redeemPairing(
@@ -123,13 +129,19 @@ export const authRoutes = (auth: Auth) =>
       set.headers["cache-control"] = "no-store";
       return { ticket, expiresAt: expiresAt.toISOString() };
     })
-    .post("/api/auth/sign-out", async ({ principal, set }) => {
+    .post("/api/auth/sign-out", async ({ principal, set, request }) => {
+      let endSessionUrl: string | null = null;
       if (principal.sessionId) {
+        const row = await auth.store.sessionById(principal.sessionId);
         await auth.store.deleteSession(principal.sessionId, principal.userId);
         auth.resolver.forget({ sessionId: principal.sessionId });
         auth.events.publish({ topic: "sessions", user: principal.userId });
+        // A browser signed in by the provider signs out there too (single sign-out), unless the
+        // server has since been pointed at another provider.
+        if (principal.viaCookie && auth.oidc && row?.session.oidcIssuer === auth.oidc.config.issuer) endSessionUrl = auth.oidc.endSessionUrl(`${baseUrl(auth, request)}/pair`);
       }
       if (principal.viaCookie) set.headers["set-cookie"] = clearedCookie("warren_session", auth.config.secureCookies);
+      if (endSessionUrl) return { endSessionUrl };
       set.status = 204;
     })
     .patch(
@@ -166,6 +178,13 @@ export const authRoutes = (auth: Auth) =>
           if (!role) throw new HttpError(404, "not_found", "no such organization");
           if (role === "member") throw new HttpError(403, "forbidden", "only owners and admins can invite people");
           if (invite.role === "owner" && role !== "owner") throw new HttpError(403, "forbidden", "only owners can invite owners");
+          if (auth.oidc?.config.required) {
+            throw new HttpError(
+              403,
+              "oidc_required",
+              `this server lets new people in only with ${auth.oidc.name}: invite them by email instead (POST /api/orgs/${invite.organizationId}/invitations, or Invite on the dashboard), then they sign in with ${auth.oidc.name}`,
+            );
+          }
         }
         const minted = await mintPairing(auth.store, {
           userId: invite ? null : principal.userId,

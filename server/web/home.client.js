@@ -5,6 +5,8 @@
 // fetched again (after a dropped connection, everything is).
 const $ = (id) => document.getElementById(id);
 let me;
+/** GET /api/auth/oidc: whether people sign in with a provider here, and whether only with it. */
+let oidc = null;
 let leaving = false;
 /** Signed out: to /pair, once (two navigations racing would abort each other). */
 function toPair() {
@@ -107,6 +109,9 @@ async function load() {
   // The email is hidden on a phone (still read out); the name alone keeps the header one row.
   $("who").replaceChildren(me.user.name, me.user.email ? el("span", { className: "email", textContent: ` <${me.user.email}>` }) : "");
   $("sign-out").hidden = false;
+  oidc ??= await fetch("/api/auth/oidc").then((r) => r.json(), () => null);
+  // Under --oidc-required new people come in by the provider: an invitation is for their email, not a link.
+  $("invite-submit").textContent = oidc?.required ? "Invite by email" : "Create invite link";
   const orgName = (id) => me.organizations.find((o) => o.id === id)?.slug ?? id;
   // Your role in each is on the Members card (and in the option's tooltip): the header stays one row on a phone.
   const options = () => me.organizations.map((o) => el("option", { value: o.id, textContent: o.name, title: `${o.name}: you are ${o.role}`, selected: o.id === me.activeOrganizationId }));
@@ -308,7 +313,15 @@ async function loadMembers() {
 }
 
 async function loadSessions() {
-  const { sessions } = await call("GET", "/api/auth/sessions");
+  const [{ sessions }, identity] = await Promise.all([call("GET", "/api/auth/sessions"), oidc?.enabled ? call("GET", "/api/auth/oidc/identity") : null]);
+  $("identity").hidden = !identity;
+  if (identity) {
+    $("identity").replaceChildren(
+      ...(identity.linked
+        ? [el("span", { className: "badge ok", textContent: `Linked to ${identity.provider}` }), identity.email ? ` as ${identity.email}: sign in with ${identity.provider} from any browser.` : `: sign in with ${identity.provider} from any browser.`]
+        : [`Not linked to ${identity.provider}: link your account to sign in with it from any browser. `, button(`Link to ${identity.provider}`, `Link your account to ${identity.provider}`, () => act(linkAccount))]),
+    );
+  }
   fill(
     $("sessions"),
     sessions.map((x) =>
@@ -338,9 +351,21 @@ $("key-form").onsubmit = (e) => {
     });
   });
 };
+/** A POST (Origin-checked, never a GET), then off to the provider; its answer comes back to this session. */
+async function linkAccount() {
+  const { url } = await call("POST", "/api/auth/oidc/link");
+  leaving = true;
+  location.assign(url);
+}
 $("invite-form").onsubmit = (e) => {
   e.preventDefault();
   act(async () => {
+    if (oidc?.required) {
+      const invited = await call("POST", `/api/orgs/${encodeURIComponent(me.activeOrganizationId)}/invitations`, { email: $("invite-email").value, role: $("invite-role").value });
+      $("invite-email").value = "";
+      showSecret(`Invited ${invited.email}. Tell them to sign in with ${invited.provider}, as that address, here (within 7 days):`, invited.signInUrl);
+      return;
+    }
     const link = await call("POST", "/api/auth/pairing-links", {
       ttlSeconds: 86_400,
       invite: { email: $("invite-email").value, organizationId: me.activeOrganizationId, role: $("invite-role").value },
@@ -358,8 +383,13 @@ $("add-device").onclick = () =>
     });
   });
 $("sign-out").onclick = async () => {
-  await fetch("/api/auth/sign-out", { method: "POST" });
-  toPair();
+  const r = await fetch("/api/auth/sign-out", { method: "POST" });
+  // Signed in by the provider: sign out there too; it sends the browser back to /pair.
+  const end = r.status === 200 ? (await r.json().catch(() => null))?.endSessionUrl : null;
+  if (end) {
+    leaving = true;
+    location.assign(end);
+  } else toPair();
 };
 
 /** Live updates: a notice names a section, which is fetched again; a reconnect refetches everything. */
