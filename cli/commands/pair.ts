@@ -22,7 +22,9 @@ export const pair: Command = {
       uses: { type: "string", value: "n", default: "1", help: "How many times it can be used" },
       json: { type: "boolean", help: "Print {url, expiresAt, uses} as JSON" },
     },
-    details: "It talks to the database directly, so it works while the server runs and before anyone has signed in.",
+    details:
+      "It talks to the database directly, so it works while the server runs and before anyone has signed in.\n" +
+      "It is the owner's break-glass too: it works when the identity provider is down or required (--oidc-required).",
   },
   async run(flags) {
     const config = resolveServeConfig({ dataDir: flags["data-dir"] as string | undefined, databaseUrl: flags["database-url"] as string | undefined });
