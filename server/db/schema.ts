@@ -348,3 +348,39 @@ export const settings = table("settings", {
   key: id("key"),
   value: str("value").notNull(),
 });
+
+/**
+ * The audit log (server/audit): one row per security-relevant event, appended in batches and
+ * deleted only by the retention sweep. No foreign keys: the record of a user, key, host or
+ * organization outlives it. Actor, target and client are plain columns so that they filter.
+ */
+export const auditEvents = table(
+  "audit_events",
+  {
+    id: id(),
+    at: ts("at").notNull(),
+    orgId: str("org_id"),
+    /** user | apikey | host | anonymous */
+    actorKind: str("actor_kind").notNull(),
+    actorId: str("actor_id"),
+    /** The person behind the actor (a key's or host's user). */
+    actorUser: str("actor_user"),
+    action: str("action").notNull(),
+    targetType: str("target_type"),
+    targetId: str("target_id"),
+    targetLabel: str("target_label"),
+    /** success | failure */
+    outcome: str("outcome").notNull(),
+    reason: str("reason"),
+    /** JSON: small facts of the action (a new role, an old name). */
+    detail: str("detail"),
+    clientIp: str("client_ip"),
+    userAgent: str("user_agent"),
+    requestId: str("request_id"),
+  },
+  (t) => [
+    index("audit_events_org_at_idx").on(t.orgId, t.at),
+    index("audit_events_at_idx").on(t.at),
+    index("audit_events_target_label_idx").on(t.targetLabel),
+  ],
+);

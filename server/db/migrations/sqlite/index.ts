@@ -8,6 +8,7 @@ import m5 from "./0005_apps_and_settings.sql" with { type: "text" };
 import m6 from "./0006_host_identity.sql" with { type: "text" };
 import m7 from "./0007_oidc.sql" with { type: "text" };
 import m8 from "./0008_oidc_link.sql" with { type: "text" };
+import m9 from "./0009_audit_events.sql" with { type: "text" };
 
 export const migrations: { tag: string; sql: string }[] = [
   { tag: "0000_init", sql: m0 },
@@ -19,4 +20,5 @@ export const migrations: { tag: string; sql: string }[] = [
   { tag: "0006_host_identity", sql: m6 },
   { tag: "0007_oidc", sql: m7 },
   { tag: "0008_oidc_link", sql: m8 },
+  { tag: "0009_audit_events", sql: m9 },
 ];
