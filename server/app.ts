@@ -19,6 +19,7 @@ import { appOrigins, launchRoute, type Apps } from "./apps";
 import { MAX_MESSAGE } from "../relay/codec";
 import { metricsRoute } from "./metrics-routes";
 import { eventRoutes, type Events } from "./events";
+import { auditRoutes } from "./audit";
 
 export interface AppContext {
   db: Db;
@@ -50,6 +51,7 @@ export function createApp(ctx: AppContext) {
     .use(oidcRoutes(ctx.auth))
     .use(authRoutes(ctx.auth))
     .use(orgRoutes(ctx.auth))
+    .use(auditRoutes(ctx.auth))
     .use(apiKeyRoutes(ctx.auth))
     .use(relayConnect(ctx.auth, ctx.hub, ctx.hosts))
     .use(hostRoutes(ctx.auth, ctx.hosts, ctx.apps))

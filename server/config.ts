@@ -62,6 +62,8 @@ export interface ServeConfig {
   metricsPublic: boolean;
   /** Sign-in with an OpenID Connect provider (server/auth/oidc.ts); unset: pairing links only. */
   oidc?: OidcConfig;
+  /** Audit events older than this are deleted (server/audit/retention.ts). */
+  auditRetentionMs: number;
 }
 
 /** `--oidc-group-map 'eng:default:member'`: people in group `eng` are members of org `default`. */
@@ -131,6 +133,7 @@ export interface ServeInput {
   oidcGroupsClaim?: string;
   oidcGroupMap?: string[];
   oidcScopes?: string;
+  auditRetention?: string;
   oidcRequired?: boolean;
 }
 
@@ -185,6 +188,7 @@ export function resolveServeConfig(input: ServeInput): ServeConfig {
     metricsAddr: input.metricsAddr === undefined ? undefined : parseAddr(input.metricsAddr, "--metrics-addr"),
     metricsPublic: input.metricsPublic ?? false,
     oidc: parseOidc(input),
+    auditRetentionMs: parseDuration(input.auditRetention ?? "90d", "--audit-retention", 1_000, 3650 * 86_400_000),
   };
 }
 
@@ -325,12 +329,12 @@ function parseBootstrapToken(value: string): string {
   return value;
 }
 
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
-/** "500ms", "30s", "5m", "1h" → milliseconds, within [min, max]. */
+/** "500ms", "30s", "5m", "1h", "90d" → milliseconds, within [min, max]. */
 export function parseDuration(value: string, flag: string, min: number, max: number): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(value.trim());
-  if (!m) throw new ConfigError(`${flag} must be a duration like 500ms, 30s, 5m or 1h, got "${value}"`);
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(value.trim());
+  if (!m) throw new ConfigError(`${flag} must be a duration like 500ms, 30s, 5m, 1h or 90d, got "${value}"`);
   const ms = Math.round(Number(m[1]) * UNITS[m[2]!]!);
   if (ms < min || ms > max) throw new ConfigError(`${flag} must be between ${min}ms and ${max / 1000}s, got ${value}`);
   return ms;

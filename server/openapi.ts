@@ -12,6 +12,7 @@ import { createBody, patchBody } from "./auth/api-keys";
 import { attachQuery, newTerminal } from "./terminals";
 import { hostPatch } from "./relay/hosts-api";
 import { listQuery } from "./streams/list";
+import { auditQuery } from "./audit";
 
 /** Who may call a route. */
 type Access =
@@ -72,6 +73,7 @@ const OPS: Op[] = [
   { method: "get", route: "/api/orgs/:id/members", summary: "An organization's members", tag: "organizations", access: "credential", ok: [200, "{members}"], errors: [404] },
   { method: "post", route: "/api/orgs/:id/members", summary: "Add an existing user (owners and admins)", tag: "organizations", access: "session", body: newMember, ok: [201, "{userId, role}"], errors: [400, 404, 409] },
   { method: "patch", route: "/api/orgs/:id/members/:userId", summary: "Change a member's role", tag: "organizations", access: "session", body: roleChange, ok: [200, "{userId, role}"], errors: [400, 404, 409] },
+  { method: "get", route: "/api/orgs/:id/audit", summary: "The organization's audit log, newest first (owners and admins): who did what to what, from where; filters by actor, action (or member.*), target and time; ?cursor= from the last page's nextCursor", tag: "organizations", access: "credential", query: auditQuery, ok: [200, "{events: [{id, time, organizationId, action, actor: {kind, id, user}, target: {type, id, label}, outcome, reason, detail, client: {ip, userAgent}, requestId}], nextCursor}"], errors: [400, 404] },
   { method: "delete", route: "/api/orgs/:id/members/:userId", summary: "Remove a member (or leave)", tag: "organizations", access: "session", ok: [204, "removed"], errors: [404, 409] },
   { method: "post", route: "/api/api-keys", summary: "Create an API key bound to one organization (shown once)", tag: "api keys", access: "session", body: createBody, ok: [201, "{id, key, prefix, …}"], errors: [400, 404] },
   { method: "get", route: "/api/api-keys", summary: "My API keys (by prefix, never the key)", tag: "api keys", access: "session", ok: [200, "{keys}"] },

@@ -14,6 +14,7 @@ import { createRelay, type LocalHost } from "./relay";
 import { openStreams } from "./streams";
 import { Apps } from "./apps";
 import { Events } from "./events";
+import { Audit, auditStore, startRetention } from "./audit";
 import { logWriteErrors, terminalClients, terminalMeter, terminalSessions } from "./metrics";
 
 export const DRAIN_MS = 10_000;
@@ -56,6 +57,8 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   const events = new Events(log);
   const auth = await createAuth(db, config, secret, events);
   auth.log = log;
+  auth.audit = auth.resolver.audit = new Audit(auditStore(db), log);
+  const stopRetention = startRetention(auth.audit.store, config.auditRetentionMs, log);
   // Discovery runs in the background: a provider that is down delays nothing and stops nothing.
   if (config.oidc) (auth.oidc = new Oidc(config.oidc, log)).start();
   const firstPairing = await bootstrapOwner(auth.store, config.bootstrapToken);
@@ -65,7 +68,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
     enabled: config.localHost,
     orgId: async () => (localOrg ??= await auth.store.firstOrgId()),
   };
-  const { hub, directory } = createRelay(db, log, local, config.relayHeartbeatMs, events);
+  const { hub, directory } = createRelay(db, log, local, config.relayHeartbeatMs, events, auth.audit);
   const sessions = () => [...local.service.all()];
   const unmeter = [
     terminalSessions(() => [[{ state: "running" }, sessions().filter((t) => !t.exit).length], [{ state: "exited" }, sessions().filter((t) => t.exit).length]]),
@@ -91,8 +94,10 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   } catch (e) {
     await app.server?.stop(true);
     // Nothing may keep the process alive after a failed start (the Postgres LISTEN connection would).
+    stopRetention();
     await streams.stop();
     await events.stop();
+    await auth.audit.stop();
     await db.close();
     lease.release();
     throw e;
@@ -118,6 +123,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   const stop = () =>
     (stopping ??= (async () => {
       clearInterval(sweep);
+      stopRetention();
       auth.oidc?.stop();
       for (const f of unmeter) f();
       // WebSockets would hold the drain open: attached clients are told to come back (1001),
@@ -142,6 +148,8 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
       await new Promise((r) => setImmediate(r));
       await streams.stop();
       await events.stop();
+      // After the drain: the last requests' and sockets' events are in the batch it writes.
+      await auth.audit.stop();
       await db.close();
       lease.release();
       log.info("stopped", { drained });

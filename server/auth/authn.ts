@@ -14,6 +14,7 @@ import type { AuthStore } from "./store";
 import type { Jwts } from "./jwt";
 import type { Logger } from "../log";
 import type { Oidc } from "./oidc";
+import { from, type Audit, type Client } from "../audit";
 
 export interface Auth {
   store: AuthStore;
@@ -28,6 +29,8 @@ export interface Auth {
   /** Sign-in with an OpenID Connect provider, when configured (--oidc-issuer). */
   oidc?: Oidc;
   log?: Logger;
+  /** Where security-relevant acts are recorded (server/audit). */
+  audit: Audit;
 }
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
@@ -35,6 +38,9 @@ const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 export function requestIp(auth: Auth, request: Request, server: Server<unknown> | null | undefined): string {
   return clientIp(server?.requestIP(request)?.address, request.headers.get("x-forwarded-for"), auth.trustedProxies);
 }
+
+/** The client of a request as an audit event names it: its address (behind trusted proxies), agent, request id. */
+export const clientOf = (auth: Auth, request: Request, server: Server<unknown> | null | undefined): Client => from(request, requestIp(auth, request, server));
 
 /**
  * CSRF and cross-site WebSocket hijacking (SPEC §2.4 rule 8): a browser sends the cookie with

@@ -8,8 +8,9 @@ import type { Principal } from "./principal";
 import { FailureLimiter } from "./rate-limit";
 import { APP_AUDIENCE, type AppClaim, type Jwts } from "./jwt";
 import type { AuthStore, Role } from "./store";
-import { hashToken, looksLikeApiKey, looksLikeJwt, looksLikeSessionToken } from "./tokens";
+import { apiKeyPrefix, hashToken, looksLikeApiKey, looksLikeJwt, looksLikeSessionToken } from "./tokens";
 import { authAttempt } from "../metrics";
+import { from, type Audit } from "../audit";
 
 export const CACHE_MS = 2_000;
 /** lastUsedAt of an API key is written at most this often. */
@@ -45,6 +46,8 @@ export class Resolver {
   private cache = new Map<string, { principal: Principal; until: number }>();
   private apps = new Map<string, { grant: AppGrant; until: number }>();
   readonly limiter = new FailureLimiter();
+  /** Records a revoked key used again and rate-limit trips (set once the server has its audit log). */
+  audit?: Audit;
 
   constructor(
     private store: AuthStore,
@@ -64,7 +67,9 @@ export class Resolver {
       try {
         return await this.check(cred);
       } catch (e) {
-        if (e instanceof HttpError && e.status === 401) this.failed(clientIp());
+        if (!(e instanceof HttpError && e.status === 401)) throw e;
+        if (looksLikeApiKey(cred.token)) this.audit?.refusals.keyRefused(`sk_live_${apiKeyPrefix(cred.token)}`, from(request, clientIp()));
+        this.failed(clientIp());
         throw e;
       }
     });
@@ -86,6 +91,7 @@ export class Resolver {
   failed(ip: string): void {
     const wait = this.limiter.retryAfter(ip);
     this.limiter.fail(ip);
+    if (wait > 0) this.audit?.refusals.tripped(ip);
     if (wait > 0) throw new HttpError(429, "rate_limited", "too many failed sign-in attempts; try again later", { "retry-after": String(wait) });
   }
 

@@ -5,7 +5,7 @@
 import { Elysia } from "elysia";
 import type { ServerWebSocket } from "bun";
 import { HttpError } from "../http/errors";
-import { requestIp, type Auth } from "../auth/authn";
+import { clientOf, requestIp, type Auth } from "../auth/authn";
 import { parsePorts } from "./directory";
 import { CLOSE_HOST, type Connecting, type Hub, type HostLink } from "./hub";
 import type { Directory } from "./directory";
@@ -21,7 +21,7 @@ const INSTANCE = /^[A-Za-z0-9_-]{16,64}$/;
 const MAX_PORTS = 64;
 
 /** Resolves a host's credential (the resolver, as for any request) into who is connecting. */
-async function hostOf(auth: Auth, request: Request, ip: () => string): Promise<Connecting> {
+async function hostOf(auth: Auth, request: Request, ip: () => string, client: Connecting["client"]): Promise<Connecting> {
   const token = /^Bearer[ ]+(\S+)/i.exec(request.headers.get("authorization") ?? "")?.[1] ?? "";
   const r = await auth.resolver.resolve(request, ip);
   if (!r) throw new HttpError(401, "unauthorized", "a host connects with Authorization: Bearer <host JWT> (from GET /api/auth/token?host=<name>)");
@@ -41,14 +41,14 @@ async function hostOf(auth: Auth, request: Request, ip: () => string): Promise<C
     tokenName: p.host.name,
     instance: instance && INSTANCE.test(instance) ? instance : null,
     autoName: request.headers.get("x-warren-host-name") === "default",
-    userId: p.userId, version: header("x-warren-host-version"), platform: header("x-warren-host-platform"), ports: ports.join(","), expiresAt: p.host.expiresAt, token };
+    userId: p.userId, version: header("x-warren-host-version"), platform: header("x-warren-host-platform"), ports: ports.join(","), expiresAt: p.host.expiresAt, token, client };
 }
 
 export const relayConnect = (auth: Auth, hub: Hub, directory: Directory) => {
   // A TOKEN frame: the host's refreshed JWT, checked like any credential, for the same host.
-  const check = async (link: { tokenName: string; orgId: string; userId: string }, token: string): Promise<Connecting> => {
+  const check = async (link: Pick<HostLink, "tokenName" | "orgId" | "userId" | "client">, token: string): Promise<Connecting> => {
     const request = new Request("http://relay/token", { headers: { authorization: `Bearer ${token}` } });
-    const c = await hostOf(auth, request, () => "relay");
+    const c = await hostOf(auth, request, () => "relay", link.client);
     if (c.tokenName !== link.tokenName || c.orgId !== link.orgId || c.userId !== link.userId) throw new Error("the token names another host");
     return c;
   };
@@ -66,7 +66,7 @@ export const relayConnect = (auth: Auth, hub: Hub, directory: Directory) => {
   return new Elysia().ws("/relay/connect", {
     async beforeHandle({ request, server }) {
       if (pending.has(request)) return; // Elysia may run this hook twice for one upgrade
-      const c = await hostOf(auth, request, () => requestIp(auth, request, server));
+      const c = await hostOf(auth, request, () => requestIp(auth, request, server), clientOf(auth, request, server));
       c.name = await directory.claim(c);
       pending.set(request, c);
     },

@@ -10,6 +10,7 @@ import { newId } from "../auth/tokens";
 import type { Logger } from "../log";
 import type { HostStore } from "./store";
 import type { Events } from "../events";
+import type { Audit, Client } from "../audit";
 import { hostsOnline, relayMeter, relayStreams } from "../metrics";
 
 export const CLOSE_HOST = {
@@ -60,6 +61,8 @@ export interface HostLink {
   expiresAt: Date;
   /** The host's current JWT (the one it connected with, or its latest refresh). */
   token: string;
+  /** Where it dialled from, for the audit log. */
+  client: Client;
   mux: Mux;
   missed: number;
   /** Set while a CHANGED notice waits to go out. */
@@ -84,6 +87,8 @@ export interface Connecting {
   ports: string;
   expiresAt: Date;
   token: string;
+  /** Where it dialled from, for the audit log. */
+  client: Client;
 }
 
 export class Hub {
@@ -103,6 +108,7 @@ export class Hub {
     private log: Logger,
     readonly pingMs: number,
     private events: Events,
+    private audit: Audit,
   ) {
     this.timer = setInterval(() => this.heartbeat(), pingMs);
     this.timer.unref();
@@ -143,6 +149,7 @@ export class Hub {
     link.mux.control(FRAME.HELLO, hello);
     this.changed(c.orgId);
     this.log.info("host connected", { host: id, name, org: c.orgId, epoch, version: c.version, platform: c.platform });
+    this.audit.record({ action: "host.connect", actor: { kind: "host", id, user: c.userId }, org: c.orgId, target: { type: "host", id, label: name }, client: c.client });
     return link;
   }
 
@@ -152,6 +159,7 @@ export class Hub {
     if (this.links.get(link.id) !== link) return;
     this.links.delete(link.id);
     this.log.info("host disconnected", { host: link.id, name: link.name, epoch: link.epoch, code });
+    this.audit.record({ action: "host.disconnect", actor: { kind: "host", id: link.id, user: link.userId }, org: link.orgId, target: { type: "host", id: link.id, label: link.name }, detail: { code }, client: link.client });
     await this.store.offline(link.id, link.epoch, new Date()).catch((e) => this.log.error("marking a host offline failed", { error: String(e) }));
     this.changed(link.orgId);
   }

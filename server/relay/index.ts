@@ -1,5 +1,5 @@
 // server/relay: the server's side of the relay (SPEC §4).
-//   createRelay(db, log, local, pingMs, events)  the hub of connected hosts and the host directory
+//   createRelay(db, log, local, pingMs, events, audit)  the hub of connected hosts and the host directory
 //   relayConnect(auth, hub)              /relay/connect, where hosts dial in
 //   hostRoutes(auth, directory, apps)    /api/hosts: list, rename, remove
 //   portRoutes(auth, directory)          /api/hosts/:id/ports/:port/… to a host's exposed ports
@@ -9,6 +9,7 @@
 import type { Db } from "../db";
 import type { Logger } from "../log";
 import type { Events } from "../events";
+import type { Audit } from "../audit";
 import { Directory, type LocalHost } from "./directory";
 import { Hub } from "./hub";
 import { hostStore } from "./store";
@@ -19,8 +20,8 @@ export { portRoutes } from "./ports";
 export { Directory, LOCAL_HOST_ID, type LocalHost, type HostEntry } from "./directory";
 export { Hub, CLOSE_HOST } from "./hub";
 
-export function createRelay(db: Db, log: Logger, local: LocalHost, pingMs: number, events: Events): { hub: Hub; directory: Directory } {
+export function createRelay(db: Db, log: Logger, local: LocalHost, pingMs: number, events: Events, audit: Audit): { hub: Hub; directory: Directory } {
   const store = hostStore(db);
-  const hub = new Hub(store, log, pingMs, events);
+  const hub = new Hub(store, log, pingMs, events, audit);
   return { hub, directory: new Directory(local, hub, store) };
 }
