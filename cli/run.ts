@@ -13,11 +13,12 @@ import { hostLs, hostRename, hostRm, hostStart, hostStatus, hostStop } from "./c
 import { pair } from "./commands/pair";
 import { backup, restore } from "./commands/backup";
 import { doctor } from "./commands/doctor";
+import { audit } from "./commands/audit";
 import { completion } from "./commands/completion";
 import { serve } from "./commands/serve";
 import { version, VERSION } from "./commands/version";
 
-const commands: Command[] = [serve, pair, login, check, logout, apikeyCreate, apikeyList, apikeyRevoke, hostStart, hostStatus, hostStop, hostLs, hostRm, hostRename, termNew, termLs, termAttach, termKill, streamCreate, streamAppend, streamRead, streamTail, streamLs, streamRm, rotate, backup, restore, doctor, completion(() => commands), version];
+const commands: Command[] = [serve, pair, login, check, logout, apikeyCreate, apikeyList, apikeyRevoke, hostStart, hostStatus, hostStop, hostLs, hostRm, hostRename, termNew, termLs, termAttach, termKill, streamCreate, streamAppend, streamRead, streamTail, streamLs, streamRm, audit, rotate, backup, restore, doctor, completion(() => commands), version];
 
 function topHelp(): string {
   const width = Math.max(...commands.map((c) => c.spec.name.length)) + 3;
