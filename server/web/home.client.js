@@ -1,5 +1,5 @@
-// /: the dashboard — organizations, hosts and terminals, API keys, members, sessions. Every action
-// is the same JSON API the CLI uses. A 401 at any point means this browser was signed out: back
+// /: the dashboard — organizations, hosts and terminals, API keys, members, sessions, and for
+// owners and admins the audit log. Every action is the same JSON API the CLI uses. A 401 at any point means this browser was signed out: back
 // to /pair. Secrets (a new key, an invite link) are shown once and removed from the page on "Done".
 // It stays current by itself: /api/events says which section changed, and that section is
 // fetched again (after a dropped connection, everything is).
@@ -125,7 +125,7 @@ async function load() {
   await Promise.all(Object.keys(SECTIONS).map((id) => section(id)));
 }
 
-const SECTIONS = { hosts: () => loadHosts(), keys: () => loadKeys(), members: () => loadMembers(), sessions: () => loadSessions() };
+const SECTIONS = { hosts: () => loadHosts(), keys: () => loadKeys(), members: () => loadMembers(), sessions: () => loadSessions(), audit: () => loadAudit() };
 
 /** Runs one section's loader; its failure is shown in that section only (sign-out still goes to /pair). */
 async function section(id) {
@@ -337,6 +337,45 @@ async function loadSessions() {
     "No sessions.",
   );
 }
+
+/** Where the audit list shown so far ends ("Show older" asks from there). */
+let auditNext = null;
+/** The audit log, for owners and admins: the latest events, older ones a page at a time. */
+async function loadAudit(more = false) {
+  const { active, manager } = view;
+  $("audit-section").hidden = !manager;
+  if (!manager) return;
+  const q = new URLSearchParams({ limit: "50" });
+  if ($("audit-filter").value) q.set("action", $("audit-filter").value);
+  if (more && auditNext) q.set("cursor", auditNext);
+  const base = `/api/orgs/${encodeURIComponent(active.id)}`;
+  const [page, { members }] = await Promise.all([call("GET", `${base}/audit?${q}`), call("GET", `${base}/members`)]);
+  const name = (id) => {
+    const m = members.find((x) => x.userId === id);
+    return m ? (m.userId === me.user.id ? "you" : (m.email ?? m.name)) : id;
+  };
+  const who = (a) => (a.kind === "anonymous" ? "someone" : a.kind === "user" ? name(a.id) : `${a.kind === "apikey" ? "API key" : "host"} of ${name(a.user)}`);
+  const rows = page.events.map((e) =>
+    el(
+      "tr",
+      {},
+      cell(when(e.time)),
+      cell(el("code", { textContent: e.action })),
+      cell(who(e.actor)),
+      cell(e.target ? `${e.target.type} ${e.target.label ?? (e.target.type === "user" ? name(e.target.id) : e.target.id)}` : ""),
+      cell(e.outcome === "success" ? el("span", { className: "badge ok", textContent: "ok" }) : el("span", { className: "badge", textContent: e.reason ?? "failed" })),
+      cell(e.client.ip ?? ""),
+    ),
+  );
+  auditNext = page.nextCursor;
+  $("audit-more").hidden = !page.nextCursor;
+  if (more) {
+    for (const r of rows) $("audit").tBodies[0].append(r);
+    fill($("audit"), [...$("audit").tBodies[0].rows].filter((r) => !r.classList.contains("empty")), "Nothing recorded yet.");
+  } else fill($("audit"), rows, "Nothing recorded yet.");
+}
+$("audit-filter").onchange = () => section("audit");
+$("audit-more").onclick = () => loadAudit(true).catch((e) => e.message === "signed out" || (($("error").textContent = e.message), ($("error").hidden = false)));
 
 $("org-select").onchange = (e) => act(() => call("PATCH", "/api/auth/session", { activeOrganizationId: e.target.value }));
 $("key-form").onsubmit = (e) => {
