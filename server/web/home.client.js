@@ -1,8 +1,9 @@
 // /: the dashboard — organizations, hosts and terminals, API keys, members, sessions, and for
-// owners and admins the audit log. Every action is the same JSON API the CLI uses. A 401 at any point means this browser was signed out: back
-// to /pair. Secrets (a new key, an invite link) are shown once and removed from the page on "Done".
-// It stays current by itself: /api/events says which section changed, and that section is
-// fetched again (after a dropped connection, everything is).
+// owners and admins the audit log. Every action is the same JSON API the CLI uses. A 401 at any
+// point means this browser was signed out: back to /pair. Secrets (a new key, an invite link) are
+// shown once and removed from the page on "Done". It stays current by itself: /api/events says
+// which section changed, and that section is fetched again (after a dropped connection,
+// everything is).
 const $ = (id) => document.getElementById(id);
 let me;
 /** GET /api/auth/oidc: whether people sign in with a provider here, and whether only with it. */
