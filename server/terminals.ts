@@ -7,6 +7,8 @@ import { Elysia } from "elysia";
 import type { ServerWebSocket } from "bun";
 import { z } from "zod";
 import { authenticated, mintTicket, upgradePrincipal, type Auth } from "./auth";
+import { clientOf } from "./auth/authn";
+import { by } from "./audit";
 import { HttpError } from "./http/errors";
 import { valid } from "./http/json";
 import { isUpgrade, type SocketHandlers } from "./http/sockets";
@@ -130,6 +132,7 @@ export const terminalRoutes = (auth: Auth, hosts: Directory) =>
       if (!host.peer && !(await hostCall(() => host.terminals.get(caller, params.tid)))) throw notFound();
       const data = attachSocket({ terminals: host.terminals, caller, tid: params.tid, writable: q.mode === "write", since: q.since, cols: q.cols, rows: q.rows });
       if (!server?.upgrade(request, { data })) throw new HttpError(400, "invalid_request", "this is not a valid WebSocket upgrade");
+      auth.audit.record({ action: "terminal.attach", actor: by(principal), org: host.orgId, target: { type: "terminal", id: params.tid, label: host.entry.name }, detail: { host: host.entry.id, mode: q.mode }, client: clientOf(auth, request, server) });
       return new Response(null, { status: 101 });
     })
     .use(authenticated(auth))
@@ -140,18 +143,20 @@ export const terminalRoutes = (auth: Auth, hosts: Directory) =>
     })
     .post(
       "/api/hosts/:hostId/terminals",
-      async ({ principal, params, body: raw, set, request }) => {
+      async ({ principal, params, body: raw, set, request, server }) => {
         const body = valid(newTerminal, raw);
         const host = await hosts.find(principal, params.hostId, request);
         const t = await hostCall(() => host.terminals.create({ userId: principal.userId, orgId: host.orgId }, body));
+        auth.audit.record({ action: "terminal.create", actor: by(principal), org: host.orgId, target: { type: "terminal", id: t.id, label: host.entry.name }, detail: { host: host.entry.id }, client: clientOf(auth, request, server) });
         set.status = 201;
         return described(host.entry.id, t);
       },
     )
-    .delete("/api/hosts/:hostId/terminals/:tid", async ({ principal, params, set, request }) => {
+    .delete("/api/hosts/:hostId/terminals/:tid", async ({ principal, params, set, request, server }) => {
       const host = await hosts.find(principal, params.hostId, request);
       const t = await hostCall(() => host.terminals.kill({ userId: principal.userId, orgId: host.orgId }, params.tid));
       if (!t) throw notFound();
+      auth.audit.record({ action: "terminal.kill", actor: by(principal), org: host.orgId, target: { type: "terminal", id: params.tid, label: host.entry.name }, detail: { host: host.entry.id }, client: clientOf(auth, request, server) });
       set.status = 202;
       return described(host.entry.id, t);
     });

@@ -5,6 +5,8 @@
 // the sign-in page first, which comes back here.
 import { Elysia } from "elysia";
 import { mintAppCode, optionalPrincipal, requireSession } from "../auth";
+import { clientOf } from "../auth/authn";
+import { by } from "../audit";
 import { HttpError } from "../http/errors";
 import type { Apps } from "./apps";
 import { CODE_PARAM } from "./serve";
@@ -28,7 +30,9 @@ export const launchRoute = (apps: Apps) =>
       return null;
     }
     requireSession(r.principal);
-    if (!(await apps.resolve(r.principal, label))) throw new HttpError(404, "not_found", "no such app: it names a host or organization you cannot see");
+    const app = await apps.resolve(r.principal, label);
+    if (!app) throw new HttpError(404, "not_found", "no such app: it names a host or organization you cannot see");
+    apps.auth.audit.record({ action: "app.open", actor: by(r.principal), org: app.orgId, target: { type: "port", id: `${app.hostId}:${app.port}`, label }, client: clientOf(apps.auth, request, server) });
     const code = await mintAppCode(apps.auth, r.principal.sessionId!, label);
     const path = safePath(query.path);
     const target = new URL(path, apps.origins.origin(label));

@@ -4,7 +4,8 @@ import { Elysia } from "elysia";
 import { z } from "zod";
 import { HttpError } from "../http/errors";
 import { valid } from "../http/json";
-import { authenticated, requireSession, type Auth } from "./authn";
+import { authenticated, clientOf, requireSession, type Auth } from "./authn";
+import { by } from "../audit";
 import { apiKeyPrefix, hashToken, newApiKey, newId } from "./tokens";
 
 export const createBody = z.object({
@@ -20,7 +21,7 @@ export const apiKeyRoutes = (auth: Auth) =>
     .use(authenticated(auth))
     .post(
       "/api/api-keys",
-      async ({ principal, body: raw, set }) => {
+      async ({ principal, body: raw, set, request, server }) => {
         requireSession(principal);
         const body = valid(createBody, raw);
         if (!principal.roles[body.organizationId]) throw new HttpError(404, "not_found", "no such organization");
@@ -30,6 +31,7 @@ export const apiKeyRoutes = (auth: Auth) =>
         const prefix = apiKeyPrefix(key);
         await auth.store.addApiKey({ id, keyHash: hashToken(key), prefix, name: body.name, userId: principal.userId, orgId: body.organizationId, expiresAt }, new Date());
         auth.events.publish({ topic: "keys", user: principal.userId });
+        auth.audit.record({ action: "apikey.create", actor: by(principal), org: body.organizationId, target: { type: "apikey", id, label: `sk_live_${prefix}` }, detail: { name: body.name, expiresAt: expiresAt?.toISOString() ?? null }, client: clientOf(auth, request, server) });
         set.status = 201;
         set.headers["cache-control"] = "no-store";
         return { id, key, prefix, name: body.name, organizationId: body.organizationId, expiresAt: expiresAt?.toISOString() ?? null };
@@ -39,7 +41,7 @@ export const apiKeyRoutes = (auth: Auth) =>
       requireSession(principal);
       return { keys: await auth.store.listApiKeys(principal.userId) };
     })
-    .patch("/api/api-keys/:id", async ({ principal, params, body }) => {
+    .patch("/api/api-keys/:id", async ({ principal, params, body, request, server }) => {
       requireSession(principal);
       // The binding (organization, owner) and everything else about a key is fixed at creation:
       // refuse, by name, any field but the two that may change.
@@ -53,11 +55,16 @@ export const apiKeyRoutes = (auth: Auth) =>
       if (!(await auth.store.updateApiKey(params.id, principal.userId, change.data))) throw new HttpError(404, "not_found", "no such API key");
       auth.resolver.forget({ userId: principal.userId });
       auth.events.publish({ topic: "keys", user: principal.userId });
-      return (await auth.store.listApiKeys(principal.userId)).find((k) => k.id === params.id);
+      const key = (await auth.store.listApiKeys(principal.userId)).find((k) => k.id === params.id);
+      auth.audit.record({ action: change.data.enabled === false ? "apikey.disable" : change.data.enabled ? "apikey.enable" : "apikey.rename", actor: by(principal), org: key?.organizationId ?? null, target: { type: "apikey", id: params.id, label: key && `sk_live_${key.prefix}` }, detail: change.data, client: clientOf(auth, request, server) });
+      return key;
     })
-    .delete("/api/api-keys/:id", async ({ principal, params, set }) => {
+    .delete("/api/api-keys/:id", async ({ principal, params, set, request, server }) => {
       requireSession(principal);
+      // Read first: the audit log names the key's organization and prefix, which go with the row.
+      const key = await auth.store.apiKeyById(params.id);
       if (!(await auth.store.deleteApiKey(params.id, principal.userId))) throw new HttpError(404, "not_found", "no such API key");
+      auth.audit.record({ action: "apikey.revoke", actor: by(principal), org: key!.orgId, target: { type: "apikey", id: params.id, label: `sk_live_${key!.prefix}` }, detail: { name: key!.name }, client: clientOf(auth, request, server) });
       auth.resolver.forget({ userId: principal.userId });
       auth.events.publish({ topic: "keys", user: principal.userId });
       set.status = 204;

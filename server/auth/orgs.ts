@@ -5,7 +5,8 @@ import { Elysia } from "elysia";
 import { z } from "zod";
 import { HttpError } from "../http/errors";
 import { valid } from "../http/json";
-import { authenticated, requireSession, type Auth } from "./authn";
+import { authenticated, clientOf, requireSession, type Auth } from "./authn";
+import { by, type Client } from "../audit";
 import type { Principal } from "./principal";
 import type { Role } from "./store";
 import { newId } from "./tokens";
@@ -51,12 +52,13 @@ export const orgRoutes = (auth: Auth) =>
     .get("/api/orgs", ({ principal }) => ({ organizations: principal.organizations.filter((o) => principal.orgIds.includes(o.id)) }))
     .post(
       "/api/orgs",
-      async ({ principal, body: raw, set }) => {
+      async ({ principal, body: raw, set, request, server }) => {
         requireSession(principal);
         const body = valid(orgBody, raw);
         const org = await auth.store.createOrg({ id: newId("org"), slug: body.slug, name: body.name, ownerId: principal.userId }, new Date());
         if (!org) throw new HttpError(409, "slug_taken", `an organization with slug "${body.slug}" already exists`);
         auth.resolver.forget({ userId: principal.userId });
+        auth.audit.record({ action: "org.create", actor: by(principal), org: org.id, target: { type: "organization", id: org.id, label: org.slug }, client: clientOf(auth, request, server) });
         set.status = 201;
         return { ...org, role: "owner" };
       },
@@ -67,7 +69,7 @@ export const orgRoutes = (auth: Auth) =>
     })
     .post(
       "/api/orgs/:id/members",
-      async ({ principal, params, body: raw, set }) => {
+      async ({ principal, params, body: raw, set, request, server }) => {
         const body = valid(newMember, raw);
         requireManager(principal, params.id, body.role);
         if (!(await auth.store.userById(body.userId))) throw new HttpError(404, "not_found", "no such user");
@@ -76,35 +78,37 @@ export const orgRoutes = (auth: Auth) =>
         }
         auth.resolver.forget({ userId: body.userId });
         auth.events.publish({ topic: "members", org: params.id });
+        auth.audit.record({ action: "member.add", actor: by(principal), org: params.id, target: { type: "user", id: body.userId }, detail: { role: body.role }, client: clientOf(auth, request, server) });
         set.status = 201;
         return { userId: body.userId, role: body.role };
       },
     )
     .patch(
       "/api/orgs/:id/members/:userId",
-      async ({ principal, params, body: raw }) => {
+      async ({ principal, params, body: raw, request, server }) => {
         const body = valid(roleChange, raw);
         const mine = requireManager(principal, params.id, body.role);
         const theirs = (await auth.store.listMembers(params.id)).find((m) => m.userId === params.userId)?.role;
         if (theirs === "owner" && mine !== "owner") throw new HttpError(403, "forbidden", "only owners can make or change owners");
-        await change(auth, params.id, params.userId, body.role);
+        await change(auth, params.id, params.userId, body.role, principal, clientOf(auth, request, server));
         return { userId: params.userId, role: body.role };
       },
     )
-    .delete("/api/orgs/:id/members/:userId", async ({ principal, params, set }) => {
+    .delete("/api/orgs/:id/members/:userId", async ({ principal, params, set, request, server }) => {
       const mine = params.userId === principal.userId ? memberRole(principal, params.id) : requireManager(principal, params.id);
       requireSession(principal);
       const theirs = (await auth.store.listMembers(params.id)).find((m) => m.userId === params.userId)?.role;
       if (theirs === "owner" && mine !== "owner") throw new HttpError(403, "forbidden", "only owners can remove owners");
-      await change(auth, params.id, params.userId, null);
+      await change(auth, params.id, params.userId, null, principal, clientOf(auth, request, server));
       set.status = 204;
     });
 
-async function change(auth: Auth, orgId: string, userId: string, role: Role | null) {
+async function change(auth: Auth, orgId: string, userId: string, role: Role | null, actor: Principal, client: Client) {
   const result = await auth.store.changeMember(orgId, userId, role);
   if (result === "not_found") throw new HttpError(404, "not_found", "no such member");
   if (result === "last_owner") throw new HttpError(409, "last_owner", "an organization needs at least one owner; make someone else owner first");
   auth.resolver.forget({ userId });
+  auth.audit.record({ action: role ? "member.role_change" : "member.remove", actor: by(actor), org: orgId, target: { type: "user", id: userId }, detail: role ? { role } : null, client });
   auth.events.publish({ topic: "members", org: orgId });
   // Their own page too: a role or an organization of theirs came or went.
   auth.events.publish({ topic: "members", user: userId });

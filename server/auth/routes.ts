@@ -3,7 +3,8 @@ import { Elysia } from "elysia";
 import { z } from "zod";
 import { HttpError } from "../http/errors";
 import { valid } from "../http/json";
-import { authenticated, checkOrigin, optionalPrincipal, requestIp, requireSession, type Auth } from "./authn";
+import { authenticated, checkOrigin, clientOf, optionalPrincipal, requestIp, requireSession, type Auth } from "./authn";
+import { by, from } from "../audit";
 import { clearedCookie, setCookie } from "./cookies";
 import { mintPairing, pairingUrl, PAIRING_TTL_SECONDS } from "./pairing";
 import type { Principal } from "./principal";
@@ -68,6 +69,7 @@ export const authRoutes = (auth: Auth) =>
         if (body.client === "browser") checkOrigin(auth, request);
         const invalid = () => new HttpError(401, "invalid_pairing_token", "this pairing link is invalid, used or expired; ask for a new one");
         if (!looksLikePairingToken(body.token)) {
+          auth.audit.record({ action: "session.signin_failed", actor: { kind: "anonymous", id: null }, org: null, outcome: "failure", reason: "invalid_pairing_token", client: from(request, ip) });
           auth.resolver.failed(ip);
           throw invalid();
         }
@@ -92,11 +94,14 @@ export const authRoutes = (auth: Auth) =>
           newId("usr"),
         );
         if (!session) {
+          auth.audit.record({ action: "session.signin_failed", actor: { kind: "anonymous", id: null }, org: null, outcome: "failure", reason: "invalid_pairing_token", client: from(request, ip) });
           auth.resolver.failed(ip);
           throw invalid();
         }
         auth.events.publish({ topic: "sessions", user: session.userId });
         if (session.joined) auth.events.publish({ topic: "members", org: session.joined });
+        auth.audit.record({ action: "session.signin", actor: { kind: "user", id: session.userId, user: session.userId }, org: session.joined ?? (await auth.store.memberships(session.userId))[0]?.orgId ?? null, target: { type: "session", id: session.sessionId, label: body.client }, client: from(request, ip) });
+        if (session.joined) auth.audit.record({ action: "member.join", actor: { kind: "user", id: session.userId, user: session.userId }, org: session.joined, target: { type: "user", id: session.userId }, client: from(request, ip) });
         if (body.client === "cli") return { sessionToken: token, expiresAt: session.expiresAt.toISOString() };
         set.headers["set-cookie"] = setCookie("warren_session", auth.config.secureCookies, token, session.expiresAt);
         return { authenticated: true, expiresAt: session.expiresAt.toISOString() };
@@ -110,7 +115,7 @@ export const authRoutes = (auth: Auth) =>
       return auth.jwts.jwks();
     })
     .use(authenticated(auth))
-    .get("/api/auth/token", async ({ principal, set, query }) => {
+    .get("/api/auth/token", async ({ principal, set, query, request, server }) => {
       // A JWT must not mint its own successor: that would make a 15-minute credential endless.
       if (principal.method === "jwt") throw new HttpError(403, "session_required", "a JWT cannot be exchanged for another; use your session or API key");
       set.headers["cache-control"] = "no-store";
@@ -121,6 +126,7 @@ export const authRoutes = (auth: Auth) =>
       const src = principal.apiKey ? `k:${principal.apiKey.id}` : `s:${principal.sessionId}`;
       const claims = host === undefined ? { sub: principal.userId, orgs: principal.orgIds, src } : { sub: principal.userId, orgs: [principal.activeOrgId!], hid: host, src };
       const { token, expiresAt } = await auth.jwts.sign(claims);
+      if (host !== undefined) auth.audit.record({ action: "jwt.mint", actor: by(principal), org: principal.activeOrgId, target: { type: "host", id: host, label: host }, detail: { expiresAt: expiresAt.toISOString() }, client: clientOf(auth, request, server) });
       return { token, expiresAt: expiresAt.toISOString() };
     })
     .post("/api/ws-ticket", async ({ principal, set }) => {
@@ -129,13 +135,14 @@ export const authRoutes = (auth: Auth) =>
       set.headers["cache-control"] = "no-store";
       return { ticket, expiresAt: expiresAt.toISOString() };
     })
-    .post("/api/auth/sign-out", async ({ principal, set, request }) => {
+    .post("/api/auth/sign-out", async ({ principal, set, request, server }) => {
       let endSessionUrl: string | null = null;
       if (principal.sessionId) {
         const row = await auth.store.sessionById(principal.sessionId);
         await auth.store.deleteSession(principal.sessionId, principal.userId);
         auth.resolver.forget({ sessionId: principal.sessionId });
         auth.events.publish({ topic: "sessions", user: principal.userId });
+        auth.audit.record({ action: "session.signout", actor: by(principal), org: principal.activeOrgId, target: { type: "session", id: principal.sessionId }, client: clientOf(auth, request, server) });
         // A browser signed in by the provider signs out there too (single sign-out), unless the
         // server has since been pointed at another provider.
         if (principal.viaCookie && auth.oidc && row?.session.oidcIssuer === auth.oidc.config.issuer) endSessionUrl = auth.oidc.endSessionUrl(`${baseUrl(auth, request)}/pair`);
@@ -160,16 +167,17 @@ export const authRoutes = (auth: Auth) =>
       const sessions = await auth.store.listSessions(principal.userId);
       return { sessions: sessions.map((s) => ({ ...s, current: s.id === principal.sessionId })) };
     })
-    .delete("/api/auth/sessions/:id", async ({ principal, params, set }) => {
+    .delete("/api/auth/sessions/:id", async ({ principal, params, set, request, server }) => {
       requireSession(principal);
       if (!(await auth.store.deleteSession(params.id, principal.userId))) throw new HttpError(404, "not_found", "no such session");
       auth.resolver.forget({ sessionId: params.id });
       auth.events.publish({ topic: "sessions", user: principal.userId });
+      auth.audit.record({ action: "session.revoke", actor: by(principal), org: principal.activeOrgId, target: { type: "session", id: params.id }, client: clientOf(auth, request, server) });
       set.status = 204;
     })
     .post(
       "/api/auth/pairing-links",
-      async ({ principal, body: raw, request }) => {
+      async ({ principal, body: raw, request, server }) => {
         requireSession(principal);
         const body = valid(pairingLinkBody, raw);
         const invite = body.invite;
@@ -193,6 +201,7 @@ export const authRoutes = (auth: Auth) =>
           createdBy: principal.userId,
           ttlSeconds: body.ttlSeconds,
         });
+        if (invite) auth.audit.record({ action: "member.invite", actor: by(principal), org: invite.organizationId, target: { type: "invite", id: invite.email, label: invite.email }, detail: { role: invite.role, uses: body.uses, ttlSeconds: body.ttlSeconds }, client: clientOf(auth, request, server) });
         return { url: pairingUrl(baseUrl(auth, request), minted.token), token: minted.token, expiresAt: minted.expiresAt.toISOString() };
       },
     );

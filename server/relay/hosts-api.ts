@@ -5,6 +5,8 @@
 import { Elysia } from "elysia";
 import { z } from "zod";
 import { authenticated, requireAdmin, type Auth } from "../auth";
+import { clientOf } from "../auth/authn";
+import { by } from "../audit";
 import { valid } from "../http/json";
 import { HOST_NAME, HOST_NAME_RULE } from "../../relay/codec";
 import type { Apps } from "../apps";
@@ -21,17 +23,19 @@ export const hostRoutes = (auth: Auth, hosts: Directory, apps: Apps) =>
         return { ...h, apps: h.ports.map((port) => ({ port, url: apps.url(port, h, org) })) };
       }),
     }))
-    .patch("/api/hosts/:hostId", async ({ principal, params, body: raw }) => {
+    .patch("/api/hosts/:hostId", async ({ principal, params, body: raw, request, server }) => {
       const body = valid(hostPatch, raw);
       const host = await hosts.describe(principal, params.hostId);
       requireAdmin(principal, host.organizationId, "hosts");
       await hosts.rename(host, body.name);
+      auth.audit.record({ action: "host.rename", actor: by(principal), org: host.organizationId, target: { type: "host", id: host.id, label: body.name }, detail: { from: host.name }, client: clientOf(auth, request, server) });
       return { ...host, name: body.name };
     })
-    .delete("/api/hosts/:hostId", async ({ principal, params, set }) => {
+    .delete("/api/hosts/:hostId", async ({ principal, params, set, request, server }) => {
       const host = await hosts.describe(principal, params.hostId);
       requireAdmin(principal, host.organizationId, "hosts");
       await hosts.remove(host);
+      auth.audit.record({ action: "host.remove", actor: by(principal), org: host.organizationId, target: { type: "host", id: host.id, label: host.name }, client: clientOf(auth, request, server) });
       set.status = 204;
       return null;
     });

@@ -8,6 +8,8 @@ import { Elysia } from "elysia";
 import type { Server } from "bun";
 import { mintTicket, optionalPrincipal, upgradePrincipal, type Auth, type Principal } from "../auth";
 import { HttpError } from "../http/errors";
+import { clientOf } from "../auth/authn";
+import { by } from "../audit";
 import { isUpgrade } from "../http/sockets";
 import type { Directory } from "./directory";
 import { credentialHeaders, forwardHttp } from "./peer";
@@ -51,6 +53,7 @@ export const portRoutes = (auth: Auth, hosts: Directory, pathApps: boolean) =>
       const port = parsePort(params.port);
       const host = await hosts.find(principal, params.hostId, request);
       const upgrading = isUpgrade(request);
+      auth.audit.sampled.record(`${principal.userId}:${host.entry.id}:${port}`, { action: "port.open", actor: by(principal), org: host.orgId, target: { type: "port", id: `${host.entry.id}:${port}`, label: host.entry.name }, detail: { websocket: upgrading }, client: clientOf(auth, request, server) });
       if (host.peer) {
         if (!upgrading) return forwardHttp(host.peer, request);
         const url = new URL(request.url);
