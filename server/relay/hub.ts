@@ -29,7 +29,7 @@ export const CLOSE_HOST = {
 } as const;
 
 const MISSES_ALLOWED = 3;
-/** A host's terminal-list notices are coalesced over this long. */
+/** A host's terminal-list notices are coalesced over this long, and an org's host-list notices too. */
 const CHANGED_EVERY_MS = 250;
 /**
  * How often each live host's token is put through the resolver again, so that revoking the key
@@ -177,9 +177,25 @@ export class Hub {
     this.log.info("host removed", { host: id, org: orgId });
   }
 
-  /** An org's host list changed (connected, gone, renamed, removed): live dashboards refetch it. */
+  /** Orgs whose host-list notice went out less than CHANGED_EVERY_MS ago; `again`: another is due after. */
+  private hostNotices = new Map<string, { again: boolean }>();
+
+  /**
+   * An org's host list changed (connected, gone, renamed, removed): live dashboards refetch it.
+   * The first notice goes at once, the rest of a burst as one at the end: after a restart 200
+   * hosts reconnecting would otherwise make every open dashboard refetch the list 200 times (and,
+   * on Postgres, cost a NOTIFY each).
+   */
   changed(orgId: string): void {
+    const pending = this.hostNotices.get(orgId);
+    if (pending) return void (pending.again = true);
     this.events.publish({ topic: "hosts", org: orgId });
+    const entry = { again: false };
+    this.hostNotices.set(orgId, entry);
+    setTimeout(() => {
+      this.hostNotices.delete(orgId);
+      if (entry.again && !this.stopping) this.changed(orgId);
+    }, CHANGED_EVERY_MS).unref();
   }
 
   /** The live link of a host connected to this process. */
