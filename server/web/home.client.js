@@ -361,10 +361,10 @@ async function loadAudit(more = false) {
       "tr",
       {},
       cell(when(e.time)),
-      cell(el("code", { textContent: e.action })),
+      // Nearly everything succeeds: only a failure says so, beside the action.
+      cell(el("code", { textContent: e.action }), e.outcome === "failure" ? " " : null, e.outcome === "failure" ? el("span", { className: "badge", textContent: `failed: ${e.reason ?? "?"}` }) : null),
       cell(who(e.actor)),
       cell(e.target ? `${e.target.type} ${e.target.label ?? (e.target.type === "user" ? name(e.target.id) : e.target.id)}` : ""),
-      cell(e.outcome === "success" ? el("span", { className: "badge ok", textContent: "ok" }) : el("span", { className: "badge", textContent: e.reason ?? "failed" })),
       cell(e.client.ip ?? ""),
     ),
   );
