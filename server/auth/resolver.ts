@@ -68,8 +68,9 @@ export class Resolver {
         return await this.check(cred);
       } catch (e) {
         if (!(e instanceof HttpError && e.status === 401)) throw e;
-        if (looksLikeApiKey(cred.token)) this.audit?.refusals.keyRefused(`sk_live_${apiKeyPrefix(cred.token)}`, from(request, clientIp()));
-        this.failed(clientIp());
+        const ip = clientIp();
+        if (looksLikeApiKey(cred.token)) this.audit?.refusals.keyRefused(`sk_live_${apiKeyPrefix(cred.token)}`, from(request, ip));
+        this.failed(ip);
         throw e;
       }
     });
@@ -91,8 +92,10 @@ export class Resolver {
   failed(ip: string): void {
     const wait = this.limiter.retryAfter(ip);
     this.limiter.fail(ip);
-    if (wait > 0) this.audit?.refusals.tripped(ip);
-    if (wait > 0) throw new HttpError(429, "rate_limited", "too many failed sign-in attempts; try again later", { "retry-after": String(wait) });
+    if (wait > 0) {
+      this.audit?.refusals.tripped(ip);
+      throw new HttpError(429, "rate_limited", "too many failed sign-in attempts; try again later", { "retry-after": String(wait) });
+    }
   }
 
   /**
