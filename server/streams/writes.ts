@@ -108,14 +108,14 @@ class Batch {
       if (op.kind === "create" && op.fork) keys.set(`${op.orgId}\0${op.fork.from}`, [op.orgId, op.fork.from]);
     }
     const sorted = [...keys.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    await Promise.all(sorted.map(([, [orgId, path]]) => this.row(orgId, path)));
+    await settleAll(sorted.map(([, [orgId, path]]) => this.row(orgId, path)));
     const producers: Promise<unknown>[] = [];
     for (const op of ops) {
       if (op.kind !== "append" || !op.producer) continue;
       const row = this.rows.get(`${op.orgId}\0${op.path}`);
       if (row) producers.push(this.producer(row.id, op.producer.id));
     }
-    await Promise.all(producers);
+    await settleAll(producers);
   }
 
   async rowById(id: string): Promise<StreamRow | null> {
@@ -197,8 +197,18 @@ class Batch {
     }
     for (const { streamId, producerId, p } of this.dirtyProducers.values()) writes.push(this.tx.putProducer(streamId, producerId, p, this.now));
     for (const id of this.published.keys()) writes.push(this.tx.announce(id));
-    await Promise.all(writes);
+    await settleAll(writes);
   }
+}
+
+/**
+ * Promise.all that returns (or throws its first error) only once every statement has settled. On
+ * a failure Promise.all would return at once, the transaction would roll back, and a statement
+ * still in flight could then run outside it and stay (oven-sh/bun#43248): half a batch stored.
+ */
+async function settleAll(statements: Promise<unknown>[]): Promise<void> {
+  const failed = (await Promise.allSettled(statements)).find((r) => r.status === "rejected");
+  if (failed) throw failed.reason;
 }
 
 /**
@@ -300,7 +310,8 @@ export class Writer {
   private async run(pending: Pending[]): Promise<void> {
     const started = performance.now();
     const outcomes: (Outcome | HttpError)[] = [];
-    let moved: Moved[] = [];
+    let moved: Moved[] | null = null;
+    let settled = false;
     let synced = false;
     let done: Batch;
     try {
@@ -316,13 +327,18 @@ export class Writer {
           }
         }
         await batch.finish();
+        // A lost connection can settle the transaction while this callback still runs (Bun.SQL
+        // rejects begin() at once). Holding readers back now would never be undone: this
+        // process's readers would stop short of other replicas' appends for good.
+        if (settled) throw new Error("the transaction ended before its batch was written");
         moved = batch.moved();
         this.durable.begin(moved);
         return batch;
       });
       synced = true;
     } finally {
-      this.durable.end(moved, synced);
+      settled = true;
+      if (moved) this.durable.end(moved, synced);
     }
     let appended = 0;
     let bytes = 0;
