@@ -11,10 +11,10 @@
 // the other replica than their writer (LISTEN/NOTIFY between replicas).
 //
 // Servers run on core 0, this load process on core 1 (taskset, when present).
-// Every 10 s: server RSS, CPU, fds, sockets, DB connections and rows; the load's own CPU.
+// Every 10 s: server RSS, CPU, fds, sockets, threads, DB connections and rows; the load's own CPU.
 // Pass (exit 0): every throughput ≥ 90 % of target, < 1 % disconnects, p99 echo < 100 ms, RSS
 // growth ≤ 10 % over the last 4 minutes (over the last 80 % of shorter runs). --soak also fails
-// on growth of fds, sockets and non-stream DB rows.
+// on growth of fds, sockets, threads and non-stream DB rows.
 //
 // Usage: bun bench/scale.ts [--hosts 200] [--clients 1000] [--streams 100] [--minutes 5]
 //        [--database-url postgres://user:pw@host/db] [--smoke] [--soak] [--kbps 4] [--appends 5]
@@ -364,7 +364,8 @@ const writing = Array.from({ length: K }, (_, w) => writer(w));
 
 /** Nanoseconds the main thread ran, and waited runnable for a CPU (another process had it). */
 const sched = (pid: number) => readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ").map(Number) as [number, number, number];
-const rss = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) / 1024;
+const status = (pid: number, field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]);
+const rss = (pid: number) => status(pid, "VmRSS") / 1024;
 function fds(pid: number): { fds: number; sockets: number } {
   const all = readdirSync(`/proc/${pid}/fd`);
   let sockets = 0;
@@ -414,6 +415,12 @@ interface Sample {
   cpu: number[];
   fds: number[];
   sockets: number[];
+  /**
+   * OS threads: the nearest thing to goroutines a Bun process shows from outside (its timers and
+   * promises are not countable there: process.getActiveResourcesInfo() is empty in Bun); a
+   * leaked timer or closure shows as RSS growth instead.
+   */
+  threads: number[];
   rows: number;
   streamRows: number;
   connections: number | null;
@@ -449,6 +456,7 @@ async function sample(t0: number) {
     cpu: cpuNow.map((c, i) => (c - lastCpu[i]!) / secs),
     fds: f.map((x) => x.fds),
     sockets: f.map((x) => x.sockets),
+    threads: servers.map((x) => status(x.proc.pid, "Threads")),
     rows: db.other,
     streamRows: db.stream,
     connections: db.connections,
@@ -465,7 +473,7 @@ async function sample(t0: number) {
   samples.push(s);
   const per = (xs: number[], fmt: (x: number) => string) => xs.map(fmt).join("/");
   log(
-    `  t=${s.t.toFixed(0).padStart(4)}s  rss ${per(s.rss, (x) => x.toFixed(0))} MB  cpu ${per(s.cpu, (x) => `${(x * 100).toFixed(0)}%`)} (waiting for a cpu ${per(s.waiting, (x) => `${(x * 100).toFixed(0)}%`)})  fds ${per(s.fds, String)} (sockets ${per(s.sockets, String)})` +
+    `  t=${s.t.toFixed(0).padStart(4)}s  rss ${per(s.rss, (x) => x.toFixed(0))} MB  cpu ${per(s.cpu, (x) => `${(x * 100).toFixed(0)}%`)} (waiting for a cpu ${per(s.waiting, (x) => `${(x * 100).toFixed(0)}%`)})  fds ${per(s.fds, String)} (sockets ${per(s.sockets, String)})  threads ${per(s.threads, String)}` +
       `  db rows ${s.rows} (+${s.streamRows} stream)${s.connections === null ? "" : `  pg connections ${s.connections}`}  echo p99 ${s.echoP99.toFixed(1)} ms  load cpu ${(s.loadCpu * 100).toFixed(0)}% rss ${s.loadRss.toFixed(0)} MB`,
   );
 }
@@ -521,6 +529,7 @@ if (values.soak) {
   checks.push(
     ["fds flat (soak)", last.fds.every((v, i) => slack(base.fds[i]!, v)), `fds ${base.fds.join("/")} → ${last.fds.join("/")}`],
     ["sockets flat (soak)", last.sockets.every((v, i) => slack(base.sockets[i]!, v)), `sockets ${base.sockets.join("/")} → ${last.sockets.join("/")}`],
+    ["threads flat (soak)", last.threads.every((v, i) => slack(base.threads[i]!, v)), `threads ${base.threads.join("/")} → ${last.threads.join("/")}`],
     ["DB rows flat (soak, streams' own rows excepted)", slack(base.rows, last.rows), `rows ${base.rows} → ${last.rows} (stream rows ${base.streamRows} → ${last.streamRows}, growing with appends)`],
   );
   if (last.connections !== null) checks.push(["PG connections flat (soak)", slack(base.connections!, last.connections), `connections ${base.connections} → ${last.connections}`]);
