@@ -17,6 +17,8 @@ export interface Logger {
   warn(msg: string, fields?: Fields): void;
   info(msg: string, fields?: Fields): void;
   debug(msg: string, fields?: Fields): void;
+  /** Whether lines of this level are written: a caller skips building fields nobody reads. */
+  enabled(level: Level): boolean;
   flush(): void;
   close(): void;
   /** How many writes to the destination failed (their lines are lost). */
@@ -79,6 +81,7 @@ export function createLogger(o: LogOptions = {}): Logger {
     warn: at("warn"),
     info: at("info"),
     debug: at("debug"),
+    enabled: (level) => LEVELS.indexOf(level) <= threshold,
     flush,
     // The fd stays open: a response finishing during shutdown may still log, now unbuffered,
     // and the process exit closes it.

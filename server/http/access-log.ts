@@ -54,7 +54,9 @@ function line(log: Logger, request: Request, status: number, where: Record<strin
   const i = info.get(request);
   const ms = i ? performance.now() - i.start : 0;
   httpRequest((where.route as string | null) ?? "(unmatched)", request.method, status, ms / 1000);
-  (status < 400 && QUIET.has(where.route as string) ? log.debug : log.info)("request", {
+  const level = status < 400 && QUIET.has(where.route as string) ? "debug" : "info";
+  if (!log.enabled(level)) return;
+  log[level]("request", {
     method: request.method,
     ...where,
     status,
