@@ -6,7 +6,8 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import type { Socket } from "bun";
-import { cleanup, query, startServer, waitUntil } from "./harness";
+import { join } from "node:path";
+import { cleanup, query, startServer, waitUntil, type TestServer } from "./harness";
 import { streamServer } from "./stream-helpers";
 import { HostAgent, type AgentState } from "../relay/agent";
 import type { TerminalHost } from "../pty/host";
@@ -240,50 +241,48 @@ describe("relay connection faults", () => {
       agents.push(...batch);
     }
 
-    // /healthz on whichever server is up, every 50 ms, each bounded; time only the answers of a
-    // server that is up (refused connections while none is are not slowness).
-    let healthUrl = t.server.url;
-    let probing = true;
-    let slowest = 0;
-    const statuses = new Map<number, number>();
-    const probe = (async () => {
-      while (probing) {
-        const started = Date.now();
-        try {
-          const r = await fetch(`${healthUrl}/healthz`, { signal: AbortSignal.timeout(5_000) });
-          await r.arrayBuffer();
-          statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
-          slowest = Math.max(slowest, Date.now() - started);
-        } catch (e) {
-          // Between the two servers nothing listens; a timeout is slowness all the same.
-          if ((e as Error).name === "TimeoutError") slowest = Math.max(slowest, Date.now() - started);
-        }
-        await Bun.sleep(50);
-      }
-    })();
+    // /healthz every ~50 ms from a process of its own (tests/healthz-probe.ts: it says how much of
+    // each answer's time the box's scheduler kept the server or the probe off a CPU).
+    const probe = Bun.spawn([process.execPath, join(import.meta.dir, "healthz-probe.ts")], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
+    const aim = (s: TestServer | null) => void probe.stdin.write(s ? `${s.url} ${s.proc.pid}\n` : "-\n");
+    aim(t.server);
+    await Bun.sleep(500);
 
     const before = agents.map((a) => a.connects.length);
     const stoppedAt = Date.now();
+    aim(null);
     expect(await t.server.stop()).toBe(0);
     const next = await startServer({ dataDir: t.server.dataDir, databaseUrl: t.server.databaseUrl ?? null, args: ["--long-poll-timeout", "500ms"] });
     const upAt = Date.now();
     port = portOf(next.url);
-    healthUrl = next.url;
+    aim(next);
     await waitUntil(() => agents.every((a, i) => a.connects.length > before[i]!), 60_000, `all ${HOSTS} hosts to reconnect`);
-    probing = false;
-    await probe;
+    probe.stdin.end();
+    const samples = (await new Response(probe.stdout).text())
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { ms: number; serverWaitMs: number; probeWaitMs: number; status: number; error?: string })
+      .map((x) => ({ ...x, waitMs: Math.min(x.ms, Math.max(x.serverWaitMs, x.probeWaitMs)) }));
 
     const back = agents.map((a, i) => a.connects[before[i]!]!).sort((x, y) => x - y);
     const spread = back.at(-1)! - back[0]!;
     const perSecond = new Map<number, number>();
     for (const b of back) perSecond.set(Math.floor((b - back[0]!) / 1000), (perSecond.get(Math.floor((b - back[0]!) / 1000)) ?? 0) + 1);
+    const raw = samples.map((x) => x.ms).sort((a, b) => a - b);
+    const served = samples.map((x) => x.ms - x.waitMs).sort((a, b) => a - b);
+    const slowest = samples.reduce((a, b) => (b.ms - b.waitMs > a.ms - a.waitMs ? b : a));
+    const statuses = new Map<number, number>();
+    for (const x of samples) statuses.set(x.status, (statuses.get(x.status) ?? 0) + 1);
+    const q = (xs: number[], f: number) => xs[Math.min(xs.length - 1, Math.floor(xs.length * f))]!.toFixed(1);
     console.log(
       `[relay-faults] restart: server down ${upAt - stoppedAt} ms; ${HOSTS} hosts back between ${back[0]! - stoppedAt} and ${back.at(-1)! - stoppedAt} ms after the stop ` +
-        `(spread ${spread} ms; per second ${[...perSecond.values()].join(", ")}); /healthz slowest ${slowest} ms, statuses ${JSON.stringify(Object.fromEntries(statuses))}`,
+        `(spread ${spread} ms; per second ${[...perSecond.values()].join(", ")}); /healthz ${samples.length} samples: p50 ${q(raw, 0.5)}, p99 ${q(raw, 0.99)}, max ${q(raw, 1)} ms; ` +
+        `less time without a CPU: max ${served.at(-1)!.toFixed(1)} ms (${slowest.ms.toFixed(1)} ms; server waited ${slowest.serverWaitMs}, probe ${slowest.probeWaitMs}); statuses ${JSON.stringify(Object.fromEntries(statuses))}`,
     );
     expect(spread).toBeGreaterThanOrEqual(5_000);
-    // Generous: the box is shared. (The issue's goal is < 100 ms; the real figure is printed above.)
-    expect(slowest).toBeLessThan(500);
+    // Every sample, the server's own share of it (above): the issue's bound, throughout.
+    expect(samples.length).toBeGreaterThan(20);
+    expect(served.at(-1)!).toBeLessThan(100);
     expect([...statuses.keys()]).toEqual([200]);
     const online = await query(next, "SELECT count(*) AS n FROM hosts WHERE name LIKE 'storm-%' AND online");
     expect(Number(online[0]!.n)).toBe(HOSTS);
