@@ -10,7 +10,7 @@ import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { api, AS_PROXY, expectNoCredentialIn, issued, json, ownerSession, pair, pairingLink, sessionFrom } from "./auth-helpers";
 import { HAVE_CHROMIUM, launch, screenshotPath } from "./browser";
-import { cleanup, DIALECT, MAIN, ROOT, runWarren, startServer, tempDir, waitUntil, type TestServer } from "./harness";
+import { cleanup, DIALECT, MAIN, query, ROOT, runWarren, startServer, tempDir, waitUntil, type TestServer } from "./harness";
 import { ConfigError, resolveServeConfig } from "../server/config";
 import { CLIENT_ID, CLIENT_SECRET, providerLogin, startFakeProvider, startProvider, type TestProvider } from "./oidc-helpers";
 
@@ -378,6 +378,25 @@ describe.if(HAVE_CHROMIUM)(`OIDC sign-in in Chromium (${DIALECT})`, () => {
     expect((await start("203.0.113.78")).status).toBe(302);
   });
 
+  test("the audit log has every sign-in through the provider, each refusal with its reason, the mapping's membership changes and the start limit's trip; never a code or state", async () => {
+    const rows = async () =>
+      (await query(s, "SELECT action, outcome, reason, detail, target_label, actor_id FROM audit_events ORDER BY at")) as {
+        action: string; outcome: string; reason: string | null; detail: string | null; target_label: string | null; actor_id: string | null;
+      }[];
+    await waitUntil(async () => (await rows()).some((r) => r.action === "ratelimit.trip"), 5000, "the start limit's trip");
+    const all = await rows();
+    const signIns = all.filter((r) => r.action === "session.signin" && r.detail?.includes('"via":"oidc"'));
+    expect(signIns.length).toBeGreaterThanOrEqual(5); // alice (several times), carol, alice-again
+    expect(signIns.every((r) => r.outcome === "success" && r.actor_id?.startsWith("usr_"))).toBe(true);
+    const refused = all.filter((r) => r.action === "session.signin_failed" && r.detail?.includes('"via":"oidc"')).map((r) => r.reason);
+    expect(refused).toEqual(expect.arrayContaining(["unknown_state", "email_unverified", "not_invited", "linked_elsewhere"]));
+    expect(all.filter((r) => r.action === "member.mapped").length).toBeGreaterThanOrEqual(3); // eng, then leads and ops, then none
+    expect(all.find((r) => r.action === "ratelimit.trip")?.outcome).toBe("failure");
+    const text = JSON.stringify(all);
+    for (const secret of [...provider.codes, CLIENT_SECRET]) expect(text).not.toContain(secret);
+    expect(text).not.toMatch(/code=|state=|eyJ/);
+  });
+
   test("no authorization code, client secret, session or one-use code reached any log", () => {
     expect(provider.codes.length).toBeGreaterThan(5);
     expectNoCredentialIn(servers, [...provider.codes, ...shown, CLIENT_SECRET]);
@@ -510,6 +529,10 @@ describe.if(HAVE_CHROMIUM)(`OIDC: linking an account, --oidc-required, single si
     expect((await identityOf(s, bob)).linked).toBe(false);
     expect(s.logs().some((l) => l.msg === "oidc link refused" && l.reason === "subject_taken")).toBe(true);
     expect(s.logs().some((l) => l.level === "error")).toBe(false);
+    // Every link is in the audit log: the one another session tried to finish, the owner's, this one.
+    await waitUntil(async () => (await query(s, "SELECT 1 FROM audit_events WHERE reason = 'subject_taken'")).length === 1, 5000, "the refused link's event");
+    const links = await query(s, "SELECT outcome, reason FROM audit_events WHERE action = 'session.link' ORDER BY at");
+    expect(links).toEqual([{ outcome: "failure", reason: "other_session" }, { outcome: "success", reason: null }, { outcome: "failure", reason: "subject_taken" }]);
     await context.close();
   });
 

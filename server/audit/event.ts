@@ -10,6 +10,8 @@ export const ACTIONS = [
   "session.signin_failed",
   "session.signout",
   "session.revoke",
+  /** A signed-in person linked their account to the identity provider (docs/oidc.md). */
+  "session.link",
   "apikey.create",
   "apikey.revoke",
   "apikey.disable",
@@ -21,6 +23,8 @@ export const ACTIONS = [
   "member.join",
   "member.role_change",
   "member.remove",
+  /** The identity provider's groups changed someone's memberships at sign-in (--oidc-group-map). */
+  "member.mapped",
   "org.create",
   "jwt.mint",
   "host.connect",

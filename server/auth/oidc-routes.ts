@@ -18,7 +18,8 @@ import { z } from "zod";
 import { SECURITY_HEADERS } from "../web";
 import { HttpError } from "../http/errors";
 import { valid } from "../http/json";
-import { authenticated, requestIp, requireSession, type Auth } from "./authn";
+import { by } from "../audit";
+import { authenticated, clientOf, requestIp, requireSession, type Auth } from "./authn";
 import { clearedCookie, cookieName, readCookie, setCookie } from "./cookies";
 import { OidcError } from "./oidc";
 import { mintPairing, PAIRING_TTL_SECONDS } from "./pairing";
@@ -38,10 +39,15 @@ const BINDING = /^[A-Za-z0-9_-]{43}$/;
  */
 const STARTS_PER_MINUTE = 30;
 const starts = new Map<string, { n: number; since: number }>();
-function tooManyStarts(ip: string): boolean {
+function tooManyStarts(auth: Auth, request: Request, server: Server<unknown> | null | undefined): boolean {
+  const ip = requestIp(auth, request, server);
   const now = Date.now();
   const seen = starts.get(ip);
-  if (seen && now - seen.since < 60_000) return ++seen.n > STARTS_PER_MINUTE;
+  if (seen && now - seen.since < 60_000) {
+    if (++seen.n <= STARTS_PER_MINUTE) return false;
+    auth.audit.refusals.tripped(ip);
+    return true;
+  }
   if (starts.size >= 10_000) starts.clear(); // bounded memory under many addresses; a reset only forgives
   starts.set(ip, { n: 1, since: now });
   return false;
@@ -77,7 +83,7 @@ export const oidcRoutes = (auth: Auth) =>
     .get("/api/auth/oidc/start", async ({ request, set, server }) => logged(set, await (async () => {
       const oidc = auth.oidc;
       if (!oidc) return page(404, "Not set up here", "This Warren server does not sign people in with an identity provider. Sign in with a pairing link.");
-      if (tooManyStarts(requestIp(auth, request, server))) return page(429, "Too many sign-ins", "Too many sign-ins were started from this address in the last minute. Wait a minute and try again.");
+      if (tooManyStarts(auth, request, server)) return page(429, "Too many sign-ins", "Too many sign-ins were started from this address in the last minute. Wait a minute and try again.");
       const url = new URL(request.url);
       try {
         const flow = await begin(auth, request, { next: safeNext(url.searchParams.get("next")), client: url.searchParams.get("client") === "cli" ? "cli" : "browser", linkSessionId: null });
@@ -95,6 +101,7 @@ export const oidcRoutes = (auth: Auth) =>
       const row = state && state.length <= 512 ? await auth.store.takeOidcState(hashToken(state), new Date()) : null;
       if (!row || !binding || !sameHash(row.browserHash, hashToken(binding))) {
         auth.log?.warn("oidc sign-in refused", { reason: row ? "other_browser" : "unknown_state" });
+        signInFailed(auth, request, server, row ? "other_browser" : "unknown_state");
         return page(400, "This sign-in cannot be completed", "This sign-in link was already used, has expired, or was started in another browser. Start again from the sign-in page.", { again: true });
       }
       if (row.linkSessionId) return await link(auth, request, server, url, { ...row, linkSessionId: row.linkSessionId, state: state! });
@@ -115,6 +122,7 @@ export const oidcRoutes = (auth: Auth) =>
         );
         if (!admission.ok) {
           auth.log?.warn("oidc sign-in refused", { reason: admission.reason, issuer: oidc.config.issuer, emailDomain: claims.email?.split("@").pop() ?? null });
+          signInFailed(auth, request, server, admission.reason);
           return refusal(admission.reason, oidc.name);
         }
         const { userId } = admission;
@@ -126,6 +134,8 @@ export const oidcRoutes = (auth: Auth) =>
         for (const org of admission.changedOrgs) auth.events.publish({ topic: "members", org });
         if (admission.changedOrgs.length) auth.events.publish({ topic: "members", user: userId });
         auth.log?.info("oidc sign-in", { userId, issuer: oidc.config.issuer, created: admission.created, client: row.client });
+        const actor = { kind: "user" as const, id: userId, user: userId };
+        for (const org of admission.changedOrgs) auth.audit.record({ action: "member.mapped", actor, org, target: { type: "user", id: userId }, detail: { source: "oidc" }, client: clientOf(auth, request, server) });
         if (row.client === "cli") {
           const minted = await mintPairing(auth.store, { userId, invite: null, uses: 1, createdBy: userId, ttlSeconds: PAIRING_TTL_SECONDS });
           return codePage(minted.token, Math.round(PAIRING_TTL_SECONDS / 60));
@@ -133,7 +143,10 @@ export const oidcRoutes = (auth: Auth) =>
         const token = newSessionToken();
         const now = new Date();
         const expiresAt = new Date(now.getTime() + SESSION_DAYS * DAY);
-        await auth.store.addSession(userId, { id: newId("ses"), tokenHash: hashToken(token), client: "browser", deviceName: deviceFrom(request, "browser"), expiresAt, oidcIssuer: oidc.config.issuer }, now);
+        const sessionId = newId("ses");
+        await auth.store.addSession(userId, { id: sessionId, tokenHash: hashToken(token), client: "browser", deviceName: deviceFrom(request, "browser"), expiresAt, oidcIssuer: oidc.config.issuer }, now);
+        // The CLI's sign-in is recorded when its one-use code is redeemed (POST /api/auth/pair).
+        auth.audit.record({ action: "session.signin", actor, org: (await auth.store.memberships(userId))[0]?.orgId ?? null, target: { type: "session", id: sessionId, label: "browser" }, detail: { via: "oidc", created: admission.created }, client: clientOf(auth, request, server) });
         auth.events.publish({ topic: "sessions", user: userId });
         const headers = new Headers({ location: row.next, "cache-control": "no-store", "referrer-policy": "no-referrer" });
         // Exactly the cookie a browser pairing sets (routes.ts).
@@ -141,6 +154,7 @@ export const oidcRoutes = (auth: Auth) =>
         headers.append("set-cookie", clearedCookie("warren_oidc", auth.config.secureCookies));
         return new Response(null, { status: 303, headers });
       } catch (e) {
+        signInFailed(auth, request, server, e instanceof OidcError ? "provider_refused" : "error");
         return failed(auth, e, "callback");
       }
     })()))
@@ -158,7 +172,7 @@ export const oidcRoutes = (auth: Auth) =>
       // The callback proves it is this session by its cookie; a CLI's Bearer session has none to send.
       if (!principal.viaCookie) throw new HttpError(400, "browser_required", `link your account in a browser: sign in there (warren pair, or Add a device) and use "Link to ${oidc.name}" on the dashboard`);
       if (await auth.store.oidcIdentityOf(principal.userId, oidc.config.issuer)) throw new HttpError(409, "already_linked", `your account is already linked to ${oidc.name}`);
-      if (tooManyStarts(requestIp(auth, request, server))) throw new HttpError(429, "rate_limited", "too many sign-ins were started from this address in the last minute; wait a minute", { "retry-after": "60" });
+      if (tooManyStarts(auth, request, server)) throw new HttpError(429, "rate_limited", "too many sign-ins were started from this address in the last minute; wait a minute", { "retry-after": "60" });
       try {
         const flow = await begin(auth, request, { next: "/", client: "browser", linkSessionId: principal.sessionId! });
         set.headers["set-cookie"] = flow.cookie;
@@ -169,7 +183,7 @@ export const oidcRoutes = (auth: Auth) =>
         throw e;
       }
     })
-    .post("/api/orgs/:id/invitations", async ({ principal, params, body: raw, request, set }) => {
+    .post("/api/orgs/:id/invitations", async ({ principal, params, body: raw, request, server, set }) => {
       requireSession(principal);
       const body = valid(invitationBody, raw);
       const role = requireAdmin(principal, params.id, "members");
@@ -184,9 +198,15 @@ export const oidcRoutes = (auth: Auth) =>
         createdBy: principal.userId,
         ttlSeconds: body.ttlSeconds,
       });
+      auth.audit.record({ action: "member.invite", actor: by(principal), org: params.id, target: { type: "invite", id: body.email, label: body.email }, detail: { role: body.role, via: "email" }, client: clientOf(auth, request, server) });
       set.status = 201;
       return { email: body.email, role: body.role, organizationId: params.id, expiresAt: minted.expiresAt.toISOString(), signInUrl: `${baseUrl(auth, request)}/pair`, provider: oidc.name };
     });
+
+/** A sign-in through the provider that did not end in a session: never with the code or state. */
+function signInFailed(auth: Auth, request: Request, server: Server<unknown> | null | undefined, reason: string): void {
+  auth.audit.record({ action: "session.signin_failed", actor: { kind: "anonymous", id: null }, org: null, outcome: "failure", reason, detail: { via: "oidc" }, client: clientOf(auth, request, server) });
+}
 
 function configured(auth: Auth) {
   if (!auth.oidc) throw new HttpError(404, "no_identity_provider", "this server does not sign people in with an identity provider (warren serve --oidc-issuer)");
@@ -233,6 +253,7 @@ async function link(
   const r = await auth.resolver.resolve(request, () => requestIp(auth, request, server)).catch(() => null);
   if (!r?.principal.viaCookie || r.principal.sessionId !== row.linkSessionId) {
     auth.log?.warn("oidc link refused", { reason: r ? "other_session" : "signed_out" });
+    auth.audit.record({ action: "session.link", actor: r ? by(r.principal) : { kind: "anonymous", id: null }, org: null, outcome: "failure", reason: r ? "other_session" : "signed_out", detail: { issuer: oidc.config.issuer }, client: clientOf(auth, request, server) });
     return page(403, "This link cannot be completed", `Linking to ${oidc.name} was started by another sign-in than the one in this browser, so nothing was linked. Sign in, then start again with "Link to ${oidc.name}" on your dashboard.`, { again: true });
   }
   const { userId } = r.principal;
@@ -241,6 +262,7 @@ async function link(
     const result = await auth.store.oidcLink({ issuer: oidc.config.issuer, subject: claims.sub, userId, email: claims.email, emailVerified: claims.emailVerified }, newId("oid"), new Date());
     if (!result.ok) {
       auth.log?.warn("oidc link refused", { reason: result.reason, userId, issuer: oidc.config.issuer });
+      auth.audit.record({ action: "session.link", actor: by(r.principal), org: r.principal.activeOrgId, target: { type: "user", id: userId }, outcome: "failure", reason: result.reason, detail: { issuer: oidc.config.issuer }, client: clientOf(auth, request, server) });
       return result.reason === "subject_taken"
         ? page(409, "That account is already linked", `The ${oidc.name} account you signed in with belongs to another Warren user, so it was not linked to yours. Sign in to ${oidc.name} as yourself and try again, or ask an admin.`, { home: true })
         : page(409, "You are already linked", `Your Warren account is already linked to another ${oidc.name} account.`, { home: true });
@@ -249,6 +271,7 @@ async function link(
     auth.resolver.forget({ userId });
     auth.events.publish({ topic: "sessions", user: userId });
     auth.log?.info("oidc link", { userId, issuer: oidc.config.issuer });
+    auth.audit.record({ action: "session.link", actor: by(r.principal), org: r.principal.activeOrgId, target: { type: "user", id: userId }, detail: { issuer: oidc.config.issuer }, client: clientOf(auth, request, server) });
     const headers = new Headers({ location: row.next, "cache-control": "no-store", "referrer-policy": "no-referrer" });
     headers.append("set-cookie", clearedCookie("warren_oidc", auth.config.secureCookies));
     return new Response(null, { status: 303, headers });
