@@ -1,7 +1,7 @@
 // Every query auth makes, written once (see server/db/gen.ts: the Postgres copy is generated).
 // Org-scoped reads take the org id as a parameter; writes go through db.write (one transaction).
 import { and, asc, desc, eq, gt, inArray, isNotNull, isNull, lt, ne, sql, type SQL } from "drizzle-orm";
-import { apiKeys, members, oidcIdentities, oidcStates, organizations, pairingTokens, sessions, settings, signingKeys, users, wsTickets, type Db } from "../db/dialect.sqlite"; // @dialect
+import { apiKeys, members, oidcDeviceGrants, oidcIdentities, oidcStates, organizations, pairingTokens, sessions, settings, signingKeys, users, wsTickets, type Db } from "../db/dialect.sqlite"; // @dialect
 
 export type Role = "owner" | "admin" | "member";
 
@@ -265,6 +265,31 @@ export function makeAuthStore(db: Db) {
         return row && row.expiresAt > now ? row : null;
       }),
 
+    addDeviceGrant: (row: typeof oidcDeviceGrants.$inferInsert) => db.write(async (tx) => void (await tx.insert(oidcDeviceGrants).values(row))),
+
+    /** null when unknown, used or expired. */
+    deviceGrant: async (handleHash: string, now: Date) => {
+      const [row] = await db.orm.select().from(oidcDeviceGrants).where(eq(oidcDeviceGrants.handleHash, handleHash)).limit(1);
+      return row && row.expiresAt > now ? row : null;
+    },
+
+    /**
+     * Claims the next poll of the provider: false when another poll claimed it first (or the
+     * grant is gone), so concurrent polls by one handle ask the provider once.
+     */
+    claimDevicePoll: (handleHash: string, seen: Date, interval: number, nextPollAt: Date) =>
+      db.write(async (tx) =>
+        (await tx
+          .update(oidcDeviceGrants)
+          .set({ interval, nextPollAt })
+          .where(and(eq(oidcDeviceGrants.handleHash, handleHash), eq(oidcDeviceGrants.nextPollAt, seen)))
+          .returning({ h: oidcDeviceGrants.handleHash })).length > 0,
+      ),
+
+    /** One use: gone once the provider has answered for good (approved, denied or expired). */
+    takeDeviceGrant: (handleHash: string) =>
+      db.write(async (tx) => (await tx.delete(oidcDeviceGrants).where(eq(oidcDeviceGrants.handleHash, handleHash)).returning()).length > 0),
+
     /** The hot path of every session-authenticated request (the resolver caches it briefly). */
     sessionByHash: (tokenHash: string) => sessionWith(eq(sessions.tokenHash, tokenHash)),
 
@@ -323,6 +348,7 @@ export function makeAuthStore(db: Db) {
         await tx.delete(pairingTokens).where(lt(pairingTokens.expiresAt, now));
         await tx.delete(wsTickets).where(lt(wsTickets.expiresAt, now));
         await tx.delete(oidcStates).where(lt(oidcStates.expiresAt, now));
+        await tx.delete(oidcDeviceGrants).where(lt(oidcDeviceGrants.expiresAt, now));
       }),
 
     // API keys. Every read names the user, so one person's keys are invisible to another.

@@ -144,6 +144,26 @@ export const oidcStates = table(
   (t) => [index("oidc_states_expires_idx").on(t.expiresAt)],
 );
 
+/**
+ * A device authorization (RFC 8628) that `warren auth login` started: the provider's device code
+ * stays here, with the client secret's holder, and the CLI polls with a handle of ours (only its
+ * hash is kept), so the CLI never talks to the provider's token endpoint.
+ */
+export const oidcDeviceGrants = table(
+  "oidc_device_grants",
+  {
+    handleHash: id("handle_hash"),
+    deviceCode: str("device_code").notNull(),
+    /** Seconds between polls of the provider; raised by each slow_down it answers. */
+    interval: int("interval").notNull(),
+    /** The provider is not asked again before this, however often the CLI polls. */
+    nextPollAt: ts("next_poll_at").notNull(),
+    deviceName: str("device_name").notNull(),
+    expiresAt: ts("expires_at").notNull(),
+  },
+  (t) => [index("oidc_device_grants_expires_idx").on(t.expiresAt)],
+);
+
 /** Single-use WebSocket tickets for browsers, bound to the session that asked for them. */
 export const wsTickets = table("ws_tickets", {
   tokenHash: id("token_hash"),

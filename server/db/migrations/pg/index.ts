@@ -9,6 +9,7 @@ import m6 from "./0006_host_identity.sql" with { type: "text" };
 import m7 from "./0007_oidc.sql" with { type: "text" };
 import m8 from "./0008_oidc_link.sql" with { type: "text" };
 import m9 from "./0009_audit_events.sql" with { type: "text" };
+import m10 from "./0010_oidc_device.sql" with { type: "text" };
 
 export const migrations: { tag: string; sql: string }[] = [
   { tag: "0000_init", sql: m0 },
@@ -21,4 +22,5 @@ export const migrations: { tag: string; sql: string }[] = [
   { tag: "0007_oidc", sql: m7 },
   { tag: "0008_oidc_link", sql: m8 },
   { tag: "0009_audit_events", sql: m9 },
+  { tag: "0010_oidc_device", sql: m10 },
 ];

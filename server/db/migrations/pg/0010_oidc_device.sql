@@ -1,0 +1,10 @@
+CREATE TABLE "oidc_device_grants" (
+	"handle_hash" text PRIMARY KEY NOT NULL,
+	"device_code" text NOT NULL,
+	"interval" bigint NOT NULL,
+	"next_poll_at" timestamp (3) with time zone NOT NULL,
+	"device_name" text NOT NULL,
+	"expires_at" timestamp (3) with time zone NOT NULL
+);
+--> statement-breakpoint
+CREATE INDEX "oidc_device_grants_expires_idx" ON "oidc_device_grants" USING btree ("expires_at");
