@@ -3,6 +3,10 @@
 //   GET /api/auth/oidc/start     redirect to the provider (?next=/path; ?client=cli for `warren auth login`)
 //   GET /api/auth/oidc/callback  where the provider sends the browser back: a session, then `next`
 //                                (or, for a link, the provider's account attached to the signed-in user)
+//   POST /api/auth/oidc/device   public: `warren auth login` starts a device authorization (RFC 8628)
+//                                with the provider: the user code to show, and a handle to poll with
+//   POST /api/auth/oidc/device/poll  public: the server polls the provider once; 202 until the
+//                                person approves, then a CLI session's token in the body
 //   GET /api/auth/oidc/identity  signed in: is my account linked to the provider
 //   POST /api/auth/oidc/link     signed in (a browser's cookie session): link my account — the
 //                                provider's URL to go to; the callback must come back to this session
@@ -10,7 +14,8 @@
 // The browser-facing start and callback answer with pages, never JSON and never a 500: a person is looking.
 // What a sign-in produces is an ordinary DB session (hashed, sliding, revocable) with the same
 // cookie as a browser pairing, or — for the CLI — a one-use pairing token shown on the page, which
-// the person pastes into `warren auth login`; no credential is ever put in a URL.
+// the person pastes into `warren auth login`, or the session of a device authorization, in the
+// body of the CLI's poll; no credential is ever put in a URL.
 import { Elysia } from "elysia";
 import type { Server } from "bun";
 import { timingSafeEqual } from "node:crypto";
@@ -21,7 +26,7 @@ import { valid } from "../http/json";
 import { by } from "../audit";
 import { authenticated, clientOf, requestIp, requireSession, type Auth } from "./authn";
 import { clearedCookie, cookieName, readCookie, setCookie } from "./cookies";
-import { OidcError } from "./oidc";
+import { OidcError, type Claims } from "./oidc";
 import { mintPairing, PAIRING_TTL_SECONDS } from "./pairing";
 import { SESSION_DAYS } from "./resolver";
 import { roleSchema, requireAdmin } from "./orgs";
@@ -59,6 +64,8 @@ export const oidcStartQuery = z.object({
   client: z.enum(["browser", "cli"]).optional().describe("cli: show a one-use code for warren auth login instead of signing this browser in"),
 });
 export const oidcCallbackQuery = z.object({ code: z.string().optional(), state: z.string().optional(), error: z.string().optional(), iss: z.string().optional() });
+export const deviceStartBody = z.object({ deviceName: z.string().trim().min(1).max(100).optional().describe("how the CLI's session is listed (default: from the User-Agent)") });
+export const devicePollBody = z.object({ handle: z.string().regex(BINDING).describe("the handle POST /api/auth/oidc/device returned") });
 export const invitationBody = z.object({
   email: z.string().trim().toLowerCase().email().max(254),
   name: z.string().trim().min(1).max(100).optional(),
@@ -78,7 +85,7 @@ export const oidcRoutes = (auth: Auth) =>
       const oidc = auth.oidc;
       if (!oidc) return { enabled: false };
       const ready = (await oidc.ready()) !== null;
-      return { enabled: true, name: oidc.name, ready, startUrl: "/api/auth/oidc/start", required: oidc.config.required };
+      return { enabled: true, name: oidc.name, ready, startUrl: "/api/auth/oidc/start", required: oidc.config.required, device: ready && oidc.device };
     })
     .get("/api/auth/oidc/start", async ({ request, set, server }) => logged(set, await (async () => {
       const oidc = auth.oidc;
@@ -107,35 +114,16 @@ export const oidcRoutes = (auth: Auth) =>
       if (row.linkSessionId) return await link(auth, request, server, url, { ...row, linkSessionId: row.linkSessionId, state: state! });
       try {
         const claims = await oidc.finish(url, { ...row, state: state! });
-        const admission = await auth.store.oidcSignIn(
-          {
-            issuer: oidc.config.issuer,
-            subject: claims.sub,
-            email: claims.email,
-            emailVerified: claims.emailVerified,
-            name: claims.name ?? claims.email ?? "Unnamed",
-            domainAllowed: oidc.domainAllowed(claims.email),
-            mapped: oidc.mapGroups(claims.groups),
-          },
-          { userId: newId("usr"), identityId: newId("oid") },
-          new Date(),
-        );
+        const admission = await admit(auth, request, server, claims);
         if (!admission.ok) {
           auth.log?.warn("oidc sign-in refused", { reason: admission.reason, issuer: oidc.config.issuer, emailDomain: claims.email?.split("@").pop() ?? null });
           signInFailed(auth, request, server, admission.reason);
-          return refusal(admission.reason, oidc.name);
+          const words = refusalWords(admission.reason, oidc.name);
+          return page(403, words.title, words.message);
         }
         const { userId } = admission;
-        if (admission.unknownOrgs.length) auth.log?.warn("oidc group mapping names organizations that do not exist", { slugs: admission.unknownOrgs });
-        if (admission.keptOwners.length) auth.log?.warn("oidc group mapping would leave an organization without an owner; kept the owner", { orgs: admission.keptOwners, userId });
-        // Memberships changed: this replica forgets its cached principals of this user now, others
-        // within the resolver's cache bound (SPEC §2.4 rule 5).
-        auth.resolver.forget({ userId });
-        for (const org of admission.changedOrgs) auth.events.publish({ topic: "members", org });
-        if (admission.changedOrgs.length) auth.events.publish({ topic: "members", user: userId });
         auth.log?.info("oidc sign-in", { userId, issuer: oidc.config.issuer, created: admission.created, client: row.client });
         const actor = { kind: "user" as const, id: userId, user: userId };
-        for (const org of admission.changedOrgs) auth.audit.record({ action: "member.mapped", actor, org, target: { type: "user", id: userId }, detail: { source: "oidc" }, client: clientOf(auth, request, server) });
         if (row.client === "cli") {
           const minted = await mintPairing(auth.store, { userId, invite: null, uses: 1, createdBy: userId, ttlSeconds: PAIRING_TTL_SECONDS });
           return codePage(minted.token, Math.round(PAIRING_TTL_SECONDS / 60));
@@ -158,6 +146,102 @@ export const oidcRoutes = (auth: Auth) =>
         return failed(auth, e, "callback");
       }
     })()))
+    .post("/api/auth/oidc/device", async ({ body: raw, request, server, set }) => {
+      const oidc = configured(auth);
+      const body = valid(deviceStartBody, raw ?? {});
+      if (tooManyStarts(auth, request, server)) throw new HttpError(429, "rate_limited", "too many sign-ins were started from this address in the last minute; wait a minute", { "retry-after": "60" });
+      let grant;
+      try {
+        grant = await oidc.startDevice();
+      } catch (e) {
+        if (!(e instanceof OidcError)) throw e;
+        auth.log?.warn("oidc device sign-in not started", { status: e.status, detail: e.detail ?? null });
+        throw new HttpError(e.status, e.status === 503 ? "provider_unreachable" : "device_unavailable", e.message);
+      }
+      const handle = newTicket();
+      const interval = Math.max(grant.interval ?? 5, 1);
+      const now = Date.now();
+      await auth.store.addDeviceGrant({
+        handleHash: hashToken(handle),
+        deviceCode: grant.device_code,
+        interval,
+        nextPollAt: new Date(now),
+        deviceName: body.deviceName ?? deviceFrom(request, "cli"),
+        expiresAt: new Date(now + grant.expires_in * 1000),
+      });
+      set.headers["cache-control"] = "no-store";
+      return {
+        userCode: grant.user_code,
+        verificationUri: grant.verification_uri,
+        verificationUriComplete: grant.verification_uri_complete ?? null,
+        interval,
+        expiresIn: grant.expires_in,
+        handle,
+      };
+    })
+    .post("/api/auth/oidc/device/poll", async ({ body: raw, request, server, set }) => {
+      const oidc = configured(auth);
+      const { handle } = valid(devicePollBody, raw);
+      set.headers["cache-control"] = "no-store";
+      const handleHash = hashToken(handle);
+      const now = new Date();
+      const row = await auth.store.deviceGrant(handleHash, now);
+      if (!row) throw new HttpError(404, "unknown_handle", "this sign-in is unknown, already used or expired; run warren auth login again");
+      const waiting = (interval: number) => {
+        set.status = 202;
+        set.headers["retry-after"] = String(interval);
+        return { status: "pending" as const, interval };
+      };
+      // The provider is asked at most once an interval, however often (or in parallel) the CLI asks.
+      const next = new Date(now.getTime() + row.interval * 1000);
+      if (row.nextPollAt > now || !(await auth.store.claimDevicePoll(handleHash, row.nextPollAt, row.interval, next))) return waiting(row.interval);
+      let polled;
+      try {
+        polled = await oidc.pollDevice(row.deviceCode);
+      } catch (e) {
+        if (!(e instanceof OidcError)) throw e;
+        auth.log?.warn("oidc device sign-in failed", { status: e.status, reason: e.title, detail: e.detail ?? null });
+        // Unreachable is worth another poll; anything else was the provider's last word.
+        if (e.status !== 503) await auth.store.takeDeviceGrant(handleHash);
+        signInFailed(auth, request, server, e.status === 503 ? "provider_unreachable" : "provider_refused", "device");
+        throw new HttpError(e.status, e.status === 503 ? "provider_unreachable" : e.status === 502 ? "id_token_rejected" : "provider_refused", e.message);
+      }
+      switch (polled.status) {
+        case "pending":
+          return waiting(row.interval);
+        case "slow_down": {
+          // RFC 8628 §3.5: every slow_down adds 5 seconds to the interval, for good.
+          const interval = row.interval + 5;
+          await auth.store.claimDevicePoll(handleHash, next, interval, new Date(now.getTime() + interval * 1000));
+          return { ...waiting(interval), status: "slow_down" as const };
+        }
+        case "denied":
+        case "expired":
+          await auth.store.takeDeviceGrant(handleHash);
+          signInFailed(auth, request, server, polled.status === "denied" ? "device_denied" : "device_expired", "device");
+          throw polled.status === "denied"
+            ? new HttpError(403, "access_denied", `the sign-in was refused at ${oidc.name}`)
+            : new HttpError(410, "expired_token", `the code was not entered at ${oidc.name} in time; run warren auth login again`);
+      }
+      if (!(await auth.store.takeDeviceGrant(handleHash))) throw new HttpError(404, "unknown_handle", "this sign-in is unknown, already used or expired; run warren auth login again");
+      const claims = polled.claims;
+      const admission = await admit(auth, request, server, claims);
+      if (!admission.ok) {
+        auth.log?.warn("oidc sign-in refused", { reason: admission.reason, issuer: oidc.config.issuer, emailDomain: claims.email?.split("@").pop() ?? null, flow: "device" });
+        signInFailed(auth, request, server, admission.reason, "device");
+        const words = refusalWords(admission.reason, oidc.name);
+        throw new HttpError(403, admission.reason, `${words.title}: ${words.message}`);
+      }
+      const { userId } = admission;
+      auth.log?.info("oidc sign-in", { userId, issuer: oidc.config.issuer, created: admission.created, client: "cli", flow: "device" });
+      const token = newSessionToken();
+      const expiresAt = new Date(now.getTime() + SESSION_DAYS * DAY);
+      const sessionId = newId("ses");
+      await auth.store.addSession(userId, { id: sessionId, tokenHash: hashToken(token), client: "cli", deviceName: row.deviceName, expiresAt, oidcIssuer: oidc.config.issuer }, now);
+      auth.audit.record({ action: "session.signin", actor: { kind: "user", id: userId, user: userId }, org: (await auth.store.memberships(userId))[0]?.orgId ?? null, target: { type: "session", id: sessionId, label: "cli" }, detail: { via: "oidc", flow: "device", created: admission.created }, client: clientOf(auth, request, server) });
+      auth.events.publish({ topic: "sessions", user: userId });
+      return { status: "approved" as const, sessionToken: token, expiresAt: expiresAt.toISOString() };
+    })
     .use(authenticated(auth))
     .get("/api/auth/oidc/identity", async ({ principal, set }) => {
       requireSession(principal);
@@ -204,8 +288,41 @@ export const oidcRoutes = (auth: Auth) =>
     });
 
 /** A sign-in through the provider that did not end in a session: never with the code or state. */
-function signInFailed(auth: Auth, request: Request, server: Server<unknown> | null | undefined, reason: string): void {
-  auth.audit.record({ action: "session.signin_failed", actor: { kind: "anonymous", id: null }, org: null, outcome: "failure", reason, detail: { via: "oidc" }, client: clientOf(auth, request, server) });
+function signInFailed(auth: Auth, request: Request, server: Server<unknown> | null | undefined, reason: string, flow?: "device"): void {
+  auth.audit.record({ action: "session.signin_failed", actor: { kind: "anonymous", id: null }, org: null, outcome: "failure", reason, detail: flow ? { via: "oidc", flow } : { via: "oidc" }, client: clientOf(auth, request, server) });
+}
+
+/**
+ * Who may sign in, for either flow: auth.store.oidcSignIn's invitations, allowed domains, verified
+ * email and group mapping, and what a change of memberships entails.
+ */
+async function admit(auth: Auth, request: Request, server: Server<unknown> | null | undefined, claims: Claims) {
+  const oidc = auth.oidc!;
+  const admission = await auth.store.oidcSignIn(
+    {
+      issuer: oidc.config.issuer,
+      subject: claims.sub,
+      email: claims.email,
+      emailVerified: claims.emailVerified,
+      name: claims.name ?? claims.email ?? "Unnamed",
+      domainAllowed: oidc.domainAllowed(claims.email),
+      mapped: oidc.mapGroups(claims.groups),
+    },
+    { userId: newId("usr"), identityId: newId("oid") },
+    new Date(),
+  );
+  if (!admission.ok) return admission;
+  const { userId } = admission;
+  if (admission.unknownOrgs.length) auth.log?.warn("oidc group mapping names organizations that do not exist", { slugs: admission.unknownOrgs });
+  if (admission.keptOwners.length) auth.log?.warn("oidc group mapping would leave an organization without an owner; kept the owner", { orgs: admission.keptOwners, userId });
+  // Memberships changed: this replica forgets its cached principals of this user now, others
+  // within the resolver's cache bound (SPEC §2.4 rule 5).
+  auth.resolver.forget({ userId });
+  for (const org of admission.changedOrgs) auth.events.publish({ topic: "members", org });
+  if (admission.changedOrgs.length) auth.events.publish({ topic: "members", user: userId });
+  const actor = { kind: "user" as const, id: userId, user: userId };
+  for (const org of admission.changedOrgs) auth.audit.record({ action: "member.mapped", actor, org, target: { type: "user", id: userId }, detail: { source: "oidc" }, client: clientOf(auth, request, server) });
+  return admission;
 }
 
 function configured(auth: Auth) {
@@ -301,14 +418,14 @@ function failed(auth: Auth, e: unknown, step: string): Response {
   return page(500, "Sign-in failed", "Something went wrong on this server while signing you in. Try again; if it keeps happening, tell whoever runs it.", { again: true });
 }
 
-function refusal(reason: "email_unverified" | "not_invited" | "linked_elsewhere", name: string): Response {
+function refusalWords(reason: "email_unverified" | "not_invited" | "linked_elsewhere", name: string): { title: string; message: string } {
   switch (reason) {
     case "email_unverified":
-      return page(403, "Your email address is not verified", `${name} does not vouch for your email address (it is missing or not verified), so Warren cannot tell who you are. Verify it with ${name}, then try again.`);
+      return { title: "Your email address is not verified", message: `${name} does not vouch for your email address (it is missing or not verified), so Warren cannot tell who you are. Verify it with ${name}, then try again.` };
     case "not_invited":
-      return page(403, "You have not been invited", `You signed in with ${name}, but this Warren server lets people in the first time only with an invitation for their email address or from an allowed email domain. Ask an owner or admin to invite you (Add a person, with your email), then try again.`);
+      return { title: "You have not been invited", message: `You signed in with ${name}, but this Warren server lets people in the first time only with an invitation for their email address or from an allowed email domain. Ask an owner or admin to invite you (Add a person, with your email), then try again.` };
     case "linked_elsewhere":
-      return page(403, "This email is already linked", `The Warren account with this email address signs in with another ${name} account. Sign in with that one, or ask an admin for help.`);
+      return { title: "This email is already linked", message: `The Warren account with this email address signs in with another ${name} account. Sign in with that one, or ask an admin for help.` };
   }
 }
 

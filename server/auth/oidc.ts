@@ -1,6 +1,6 @@
 // The OpenID Connect provider, as a client of it (oauth4webapi does the protocol): discovery,
-// the authorization request (code + PKCE S256 + state + nonce) and the code exchange, whose ID
-// token is checked for issuer, audience, expiry, nonce and — although it came straight from the
+// the authorization request (code + PKCE S256 + state + nonce) and the code exchange — or, for
+// `warren auth login`, the device authorization grant (RFC 8628) — whose ID token is checked for issuer, audience, expiry, nonce and — although it came straight from the
 // token endpoint — its signature against the provider's JWKS. Who may then sign in is
 // auth.store.oidcSignIn's business; the routes are oidc-routes.ts.
 //
@@ -149,32 +149,93 @@ export class Oidc {
       const opts = this.options(REQUEST_TIMEOUT_MS);
       const response = await oauth.authorizationCodeGrantRequest(as, this.client, this.clientAuth, params, expected.redirectUri, expected.codeVerifier, opts);
       const result = await oauth.processAuthorizationCodeResponse(as, this.client, response, { expectedNonce: expected.nonce, requireIdToken: true });
-      // Not required for a token from the token endpoint over TLS, but the ID token is what lets
-      // someone in: check it was signed by a key the provider publishes.
-      await oauth.validateApplicationLevelSignature(as, response, { ...opts, [oauth.jwksCache]: this.jwks });
-      const id = oauth.getValidatedIdTokenClaims(result)!;
-      let claims: Record<string, unknown> = { ...id };
-      if (as.userinfo_endpoint) {
-        const info = await oauth.processUserInfoResponse(as, this.client, id.sub, await oauth.userInfoRequest(as, this.client, result.access_token, opts));
-        claims = { ...info, ...id };
-      }
-      return this.claims(claims);
+      return await this.identify(as, response, result, opts);
     } catch (e) {
-      if (e instanceof OidcError) throw e;
+      throw this.tokenFailure(e, "the link may have been used already or have expired. Start again.");
+    }
+  }
+
+  /** Whether the provider (as last discovered) offers the device authorization grant (RFC 8628). */
+  get device(): boolean {
+    return !!this.as?.device_authorization_endpoint;
+  }
+
+  /** Asks the provider for a device code and the user code a person enters at its verification page. */
+  async startDevice(): Promise<oauth.DeviceAuthorizationResponse> {
+    const as = await this.ready();
+    if (!as) throw this.unreachable();
+    if (!as.device_authorization_endpoint) throw new OidcError(404, "No device sign-in", `${this.name} does not offer the device authorization grant.`);
+    try {
+      const response = await oauth.deviceAuthorizationRequest(as, this.client, this.clientAuth, { scope: this.config.scopes.join(" ") }, this.options(REQUEST_TIMEOUT_MS));
+      return await oauth.processDeviceAuthorizationResponse(as, this.client, response);
+    } catch (e) {
       if (e instanceof oauth.ResponseBodyError) {
-        throw new OidcError(400, "This sign-in cannot be completed", `${this.name} refused to complete it (${e.error}): the link may have been used already or have expired. Start again.`, `token endpoint: ${e.error}`);
-      }
-      if (e instanceof oauth.OperationProcessingError || e instanceof oauth.UnsupportedOperationError) {
-        throw new OidcError(
-          502,
-          "The identity token was not accepted",
-          `The ID token from ${this.name} did not check out (expired, not signed by the provider's keys, or not meant for this server), so Warren did not sign you in. If this keeps happening, tell whoever runs this server.`,
-          describe(e),
-        );
+        // Typically unauthorized_client: the grant is not enabled for this client at the provider.
+        throw new OidcError(400, "No device sign-in", `${this.name} refused a device sign-in for this server's client (${e.error}); its administrator may need to enable the device authorization grant for it.`, `device authorization: ${e.error}`);
       }
       if (isNetworkError(e)) throw this.unreachable(describe(e));
-      throw e;
+      throw new OidcError(502, "No device sign-in", `${this.name} answered the device sign-in request with something Warren does not understand.`, describe(e));
     }
+  }
+
+  /**
+   * One poll of the token endpoint for a device code: still waiting, asked to slow down, refused
+   * by the person, expired, or the claims of a verified ID token (no nonce: the device grant has
+   * none). Throws OidcError.
+   */
+  async pollDevice(deviceCode: string): Promise<{ status: "pending" | "slow_down" | "denied" | "expired" } | { status: "approved"; claims: Claims }> {
+    const as = this.as ?? (await this.ready());
+    if (!as) throw this.unreachable();
+    try {
+      const opts = this.options(REQUEST_TIMEOUT_MS);
+      const response = await oauth.deviceCodeGrantRequest(as, this.client, this.clientAuth, deviceCode, opts);
+      const result = await oauth.processDeviceCodeResponse(as, this.client, response);
+      return { status: "approved", claims: await this.identify(as, response, result, opts) };
+    } catch (e) {
+      if (e instanceof oauth.ResponseBodyError) {
+        if (e.error === "authorization_pending") return { status: "pending" };
+        if (e.error === "slow_down") return { status: "slow_down" };
+        if (e.error === "access_denied") return { status: "denied" };
+        if (e.error === "expired_token") return { status: "expired" };
+      }
+      throw this.tokenFailure(e, "the sign-in may have been used already or have expired. Start again.");
+    }
+  }
+
+  /**
+   * The ID token of a token response, checked (oauth4webapi has checked issuer, audience and
+   * expiry), with userinfo merged in.
+   */
+  private async identify(as: oauth.AuthorizationServer, response: Response, result: oauth.TokenEndpointResponse, opts: ReturnType<Oidc["options"]>): Promise<Claims> {
+    const id = oauth.getValidatedIdTokenClaims(result);
+    if (!id) throw new oauth.UnsupportedOperationError("the token response has no ID token", { cause: result });
+    // Not required for a token from the token endpoint over TLS, but the ID token is what lets
+    // someone in: check it was signed by a key the provider publishes.
+    await oauth.validateApplicationLevelSignature(as, response, { ...opts, [oauth.jwksCache]: this.jwks });
+    let claims: Record<string, unknown> = { ...id };
+    if (as.userinfo_endpoint) {
+      const info = await oauth.processUserInfoResponse(as, this.client, id.sub, await oauth.userInfoRequest(as, this.client, result.access_token, opts));
+      claims = { ...info, ...id };
+    }
+    return this.claims(claims);
+  }
+
+  /** A failed exchange at the token endpoint, in words. */
+  private tokenFailure(e: unknown, again: string): unknown {
+    if (e instanceof OidcError) return e;
+    if (e instanceof oauth.ResponseBodyError) {
+      return new OidcError(400, "This sign-in cannot be completed", `${this.name} refused to complete it (${e.error}): ${again}`, `token endpoint: ${e.error}`);
+    }
+    if (e instanceof oauth.OperationProcessingError || e instanceof oauth.UnsupportedOperationError) {
+      return new OidcError(
+        502,
+        "The identity token was not accepted",
+        `The ID token from ${this.name} did not check out (expired, not signed by the provider's keys, or not meant for this server), so Warren did not sign you in. If this keeps happening, tell whoever runs this server.`,
+        describe(e),
+      );
+    }
+    if (isNetworkError(e)) return this.unreachable(describe(e));
+    return e;
   }
 
   /**
