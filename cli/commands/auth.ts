@@ -18,17 +18,21 @@ export const login: Command = {
   spec: {
     name: "auth login",
     summary: "Sign this machine in: with a pairing link, or through the server's identity provider.",
-    usage: "warren auth login <pairing link | server url> [--json]\n       warren auth login --server <url> [--json]",
+    usage: "warren auth login <pairing link | server url> [--json]\n       warren auth login --server <url> [--no-device] [--json]",
     flags: {
       server: { type: "string", value: "url", env: "WARREN_SERVER", help: "The server to sign in to, when no link is given" },
       "device-name": { type: "string", value: "name", help: "How this machine is listed in your sessions (default: its hostname)" },
+      "no-device": { type: "boolean", help: "With an identity provider, sign in by link and one-use code even when it offers the device flow" },
       json: { type: "boolean", help: "Print who signed in, where and until when as JSON (never the session token)" },
     },
     details: `Give the link from \`warren serve\` (first start), \`warren pair\` or the web app's "add a device".
-With only a server URL: when the server signs people in with an identity provider (OpenID
-Connect, docs/oidc.md), it prints a link to open in any browser — this machine needs none — and
-reads the one-use code that page shows; otherwise it reads a pairing token. Either is read from
-stdin. The session is stored 0600 in ~/.warren/logins.json (WARREN_HOME moves it), one per server.`,
+With only a server URL, when the server signs people in with an identity provider (OpenID
+Connect, docs/oidc.md): if the provider offers the device authorization flow, it prints a page
+and a short code to enter there, in any browser on any machine, and waits until you approve;
+otherwise (or with --no-device) it prints a link to open in any browser and reads the one-use
+code that page shows. Without a provider it reads a pairing token. Codes and tokens are read
+from stdin. The session is stored 0600 in ~/.warren/logins.json (WARREN_HOME moves it), one per
+server.`,
   },
   async run(flags, positionals) {
     const [target] = positionals;
@@ -36,11 +40,15 @@ stdin. The session is stored 0600 in ~/.warren/logins.json (WARREN_HOME moves it
     const given = target ?? (flags.server as string | undefined);
     if (!given) throw new UsageError("give a pairing link, or the server to sign in to (--server URL)", "auth login");
     const server = normalizeServer(given);
-    const token = (target && /#token=([A-Za-z0-9_-]+)/.exec(target)?.[1]) || (await askForCode(server));
-    const c = client({ server });
-    const r = await c.request("POST", "/api/auth/pair", { token, client: "cli", deviceName: (flags["device-name"] as string | undefined) ?? `warren CLI on ${hostname()}` });
-    if (!r.ok) throw new ClientError(`pairing failed: ${await describeFailure(r, server)}`);
-    const { sessionToken, expiresAt } = (await r.json()) as { sessionToken: string; expiresAt: string };
+    const deviceName = (flags["device-name"] as string | undefined) ?? `warren CLI on ${hostname()}`;
+    const linked = target && /#token=([A-Za-z0-9_-]+)/.exec(target)?.[1];
+    let session: { sessionToken: string; expiresAt: string } | null = null;
+    if (!linked) {
+      const oidc = await providerOf(server);
+      if (oidc?.enabled && oidc.ready && oidc.device && !flags["no-device"]) session = await deviceLogin(server, oidc.name!, deviceName);
+      session ??= await pairWith(server, await askForCode(server, oidc), deviceName);
+    } else session = await pairWith(server, linked, deviceName);
+    const { sessionToken, expiresAt } = session;
     saveLogin({ server, sessionToken, expiresAt });
     const me = await client({ server }).json<SessionInfo>("GET", "/api/auth/session");
     if (flags.json) console.log(JSON.stringify({ server, expiresAt, user: me.user, organizations: me.organizations, activeOrganizationId: me.activeOrganizationId }));
@@ -49,16 +57,71 @@ stdin. The session is stored 0600 in ~/.warren/logins.json (WARREN_HOME moves it
   },
 };
 
+interface Provider {
+  enabled?: boolean;
+  name?: string;
+  ready?: boolean;
+  startUrl?: string;
+  device?: boolean;
+}
+
+async function providerOf(server: string): Promise<Provider | null> {
+  return (await fetch(`${server}/api/auth/oidc`, { signal: AbortSignal.timeout(15_000) })
+    .then((r) => (r.ok ? r.json() : null))
+    .catch(() => null)) as Provider | null;
+}
+
+async function pairWith(server: string, token: string, deviceName: string): Promise<{ sessionToken: string; expiresAt: string }> {
+  const r = await client({ server }).request("POST", "/api/auth/pair", { token, client: "cli", deviceName });
+  if (!r.ok) throw new ClientError(`pairing failed: ${await describeFailure(r, server)}`);
+  return (await r.json()) as { sessionToken: string; expiresAt: string };
+}
+
+/**
+ * The device authorization flow (RFC 8628), through the server, which holds the client secret and
+ * the device code: the person enters a short code at the provider's page, anywhere, while this
+ * polls the server with a handle. Null when the provider will not start one for this server's
+ * client (the grant not enabled there): the link and one-use code still work.
+ */
+async function deviceLogin(server: string, name: string, deviceName: string): Promise<{ sessionToken: string; expiresAt: string } | null> {
+  const c = client({ server });
+  const started = await c.request("POST", "/api/auth/oidc/device", { deviceName });
+  if (!started.ok) {
+    const why = await describeFailure(started, server);
+    if (started.status === 429 || started.status === 503) throw new ClientError(`sign-in with ${name} failed: ${why}`);
+    process.stderr.write(`${name} will not start a device sign-in (${why}); signing in by link instead.\n`);
+    return null;
+  }
+  const grant = (await started.json()) as { userCode: string; verificationUri: string; verificationUriComplete: string | null; interval: number; expiresIn: number; handle: string };
+  process.stderr.write(
+    `Sign in with ${name}: open ${grant.verificationUri} in any browser and enter the code ${grant.userCode}\n` +
+      (grant.verificationUriComplete ? `(or open ${grant.verificationUriComplete}, which has the code in it)\n` : "") +
+      `\nWaiting for you to approve`,
+  );
+  let interval = grant.interval;
+  const until = Date.now() + grant.expiresIn * 1000;
+  while (Date.now() < until) {
+    await Bun.sleep(interval * 1000);
+    const r = await c.request("POST", "/api/auth/oidc/device/poll", { handle: grant.handle });
+    if (r.status === 202) {
+      interval = ((await r.json()) as { interval: number }).interval;
+      process.stderr.write(".");
+      continue;
+    }
+    process.stderr.write("\n");
+    if (!r.ok) throw new ClientError(`sign-in with ${name} failed: ${await describeFailure(r, server)}`);
+    return (await r.json()) as { sessionToken: string; expiresAt: string };
+  }
+  process.stderr.write("\n");
+  throw new ClientError(`the code was not entered at ${name} in time; run warren auth login again`);
+}
+
 /**
  * No token in hand: with an identity provider, a link to sign in with in a browser (anywhere)
  * whose page shows a one-use code — a pairing token, never in any URL — that the person pastes
- * here. The device authorization grant would spare the paste, but needs a grant type many
- * providers give only to a separate kind of client (docs/oidc.md).
+ * here; the fallback when the provider offers no device flow.
  */
-async function askForCode(server: string): Promise<string> {
-  const oidc = (await fetch(`${server}/api/auth/oidc`, { signal: AbortSignal.timeout(15_000) })
-    .then((r) => (r.ok ? r.json() : null))
-    .catch(() => null)) as { enabled?: boolean; name?: string; ready?: boolean; startUrl?: string } | null;
+async function askForCode(server: string, oidc: Provider | null): Promise<string> {
   if (oidc?.enabled && oidc.ready) {
     process.stderr.write(`Open this link in a browser and sign in with ${oidc.name}:\n\n  ${server}${oidc.startUrl}?client=cli\n\nthen paste the code the page shows.\n`);
     return await readTokenFromStdin("code");
