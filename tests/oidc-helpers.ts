@@ -20,7 +20,7 @@ export interface TestProvider {
   issuer: string;
   /** login → claims; edit between sign-ins (groups that change, a new account). */
   accounts: Map<string, Account>;
-  /** Authorization codes the provider issued (so tests can prove none reached Warren's log). */
+  /** Authorization and device codes the provider issued (so tests can prove none reached Warren's log). */
   codes: string[];
   /** While true, every connection is dropped at once: the provider is unreachable. */
   down: boolean;
@@ -56,13 +56,13 @@ export async function startProvider(): Promise<TestProvider> {
         redirect_uris: ["http://127.0.0.1/api/auth/oidc/callback"],
         // Single sign-out comes back to Warren's sign-in page (any loopback port, as above).
         post_logout_redirect_uris: ["http://127.0.0.1/pair"],
-        grant_types: ["authorization_code"],
+        grant_types: ["authorization_code", "urn:ietf:params:oauth:grant-type:device_code"],
         response_types: ["code"],
       },
     ],
     claims: { openid: ["sub"], email: ["email", "email_verified"], profile: ["name"], groups: ["groups"] },
     scopes: ["openid", "email", "profile", "groups"],
-    features: { devInteractions: { enabled: true } },
+    features: { devInteractions: { enabled: true }, deviceFlow: { enabled: true } },
     async findAccount(_ctx, id) {
       const account = accounts.get(id);
       if (!account) return undefined;
@@ -79,6 +79,7 @@ export async function startProvider(): Promise<TestProvider> {
     const code = /[?&]code=([^&]+)/.exec(location)?.[1];
     if (code) codes.push(decodeURIComponent(code));
   });
+  provider.on("device_authorization.success", (ctx) => void codes.push((ctx as unknown as { body: { device_code: string } }).body.device_code));
   const callback = provider.callback();
   const result: TestProvider = {
     issuer,
@@ -92,7 +93,7 @@ export async function startProvider(): Promise<TestProvider> {
         server.close(() => done());
       }),
   };
-  const backchannel = /^\/(token|me|jwks)\b/;
+  const backchannel = /^\/(token|me|jwks|device\/auth)\b/;
   handler = (req, res) => (result.down || (result.backchannelDown && backchannel.test(req.url ?? "")) ? req.socket.destroy() : void callback(req, res));
   return result;
 }
@@ -115,6 +116,28 @@ export async function providerLogin(page: Page, login: string): Promise<void> {
     await page.waitForURL((u) => u.href !== before);
     await page.waitForLoadState();
   }
+}
+
+/**
+ * The person's side of a device sign-in at oidc-provider: its page for the user code, the
+ * confirmation (or its Abort, which denies the request), then the login and consent forms, until
+ * the provider says it is done.
+ */
+export async function providerDeviceLogin(page: Page, verificationUri: string, userCode: string, login: string, opts: { abort?: boolean } = {}): Promise<void> {
+  await page.goto(verificationUri);
+  await page.locator('input[name="user_code"]').fill(userCode);
+  await page.locator('button[type=submit][form="op.deviceInputForm"]').click();
+  const confirm = page.locator('button[form="op.deviceConfirmForm"]');
+  await confirm.first().waitFor();
+  if (opts.abort) {
+    await page.locator('button[name="abort"]').click();
+    await page.waitForLoadState();
+    return;
+  }
+  await page.locator('button[autofocus][form="op.deviceConfirmForm"]').click();
+  await page.waitForURL((u) => u.pathname.includes("/interaction/"));
+  await providerLogin(page, login);
+  await page.waitForFunction(() => document.title === "Sign-in Success");
 }
 
 export type FakeMode = "expired" | "wrong-key" | "ok";

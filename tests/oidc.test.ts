@@ -5,14 +5,14 @@
 // those two from a tiny fake provider, a real one never mints them), a provider that is down at
 // start and at sign-in, and no code, token or secret in any log.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { api, AS_PROXY, expectNoCredentialIn, issued, json, ownerSession, pair, pairingLink, sessionFrom } from "./auth-helpers";
 import { HAVE_CHROMIUM, launch, screenshotPath } from "./browser";
 import { cleanup, DIALECT, MAIN, query, ROOT, runWarren, startServer, tempDir, waitUntil, type TestServer } from "./harness";
 import { ConfigError, resolveServeConfig } from "../server/config";
-import { CLIENT_ID, CLIENT_SECRET, providerLogin, startFakeProvider, startProvider, type TestProvider } from "./oidc-helpers";
+import { CLIENT_ID, CLIENT_SECRET, providerDeviceLogin, providerLogin, startFakeProvider, startProvider, type TestProvider } from "./oidc-helpers";
 
 afterAll(cleanup);
 
@@ -252,10 +252,10 @@ describe.if(HAVE_CHROMIUM)(`OIDC sign-in in Chromium (${DIALECT})`, () => {
     await b.context.close();
   });
 
-  test("warren auth login --server: a link to open in a browser, a one-use code back, a CLI session", async () => {
+  test("warren auth login --server --no-device: a link to open in a browser, a one-use code back, a CLI session", async () => {
     provider.accounts.set("frank", { email: "frank@allowed.test", email_verified: true, name: "Frank", groups: ["eng"] });
     const home = tempDir();
-    const cli = Bun.spawn([process.execPath, MAIN, "auth", "login", "--server", s.url, "--device-name", "headless-box"], {
+    const cli = Bun.spawn([process.execPath, MAIN, "auth", "login", "--server", s.url, "--device-name", "headless-box", "--no-device"], {
       cwd: ROOT,
       env: { ...process.env, WARREN_HOME: home, WARREN_TEST_DATABASE_URL: "" },
       stdin: "pipe",
@@ -285,6 +285,97 @@ describe.if(HAVE_CHROMIUM)(`OIDC sign-in in Chromium (${DIALECT})`, () => {
     expect(out).toContain(`signed in to ${s.url} as Frank <frank@allowed.test>`);
     // One use: the code does not sign in a second time.
     expect((await pair(s, code)).status).toBe(401);
+    await context.close();
+  });
+
+  test("warren auth login --server with the device flow: the CLI prints the provider's page and a code, the person enters it in a browser, the CLI ends signed in; nothing secret in the log", async () => {
+    provider.accounts.set("heidi", { email: "heidi@allowed.test", email_verified: true, name: "Heidi", groups: ["eng"] });
+    expect(((await (await fetch(`${s.url}/api/auth/oidc`)).json()) as { device: boolean }).device).toBe(true);
+    const home = tempDir();
+    const env = { ...process.env, WARREN_HOME: home, WARREN_TEST_DATABASE_URL: "" };
+    const cli = Bun.spawn([process.execPath, MAIN, "auth", "login", "--server", s.url, "--device-name", "device-box"], { cwd: ROOT, env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    let err = "";
+    const reader = (async () => {
+      for await (const chunk of cli.stderr as unknown as AsyncIterable<Uint8Array>) err += new TextDecoder().decode(chunk);
+    })();
+    await waitUntil(() => /enter the code \S+\n/.test(err), 20_000, "the CLI's user code");
+    const [, uri, userCode] = /open (\S+) in any browser and enter the code (\S+)\n/.exec(err)!;
+    expect(uri).toBe(`${provider.issuer}/device`);
+    expect(err).toContain(`(or open ${provider.issuer}/device?user_code=`);
+    const { context, page } = await freshPage();
+    await providerDeviceLogin(page, uri!, userCode!, "heidi");
+    await page.screenshot({ path: screenshotPath("oidc-6b-device-approved") });
+    expect(await cli.exited).toBe(0);
+    await reader;
+    expect(err).toContain("Waiting for you to approve");
+    const out = await new Response(cli.stdout).text();
+    expect(out).toContain(`signed in to ${s.url} as Heidi <heidi@allowed.test>`);
+    // The saved session works, as any CLI session: warren auth check, and the API with its token.
+    const check = await runWarren(["auth", "check", "--server", s.url, "--json"], { env: { WARREN_HOME: home, WARREN_TEST_DATABASE_URL: "" } });
+    expect(check.code).toBe(0);
+    const me = JSON.parse(check.stdout) as Session & { method: string };
+    expect(me.user!.email).toBe("heidi@allowed.test");
+    expect(me.organizations!.map((o) => `${o.slug}:${o.role}`)).toEqual(["default:member"]);
+    const { sessionToken } = (JSON.parse(readFileSync(join(home, "logins.json"), "utf8")) as { servers: Record<string, { sessionToken: string }> }).servers[s.url]!;
+    shown.push(sessionToken);
+    const sessions = (await (await api(s, sessionToken)("GET", "/api/auth/sessions")).json()) as { sessions: { current: boolean; client: string; deviceName: string }[] };
+    expect(sessions.sessions).toEqual([expect.objectContaining({ current: true, client: "cli", deviceName: "device-box" })]);
+    await waitUntil(async () => (await query(s, `SELECT 1 FROM audit_events WHERE action = 'session.signin' AND actor_id = '${me.user!.id}'`)).length > 0, 5000, "the audit event");
+    const audited = (await query(s, `SELECT action, outcome, detail FROM audit_events WHERE action = 'session.signin' AND actor_id = '${me.user!.id}'`)) as { outcome: string; detail: string }[];
+    expect(audited.map((r) => [r.outcome, JSON.parse(r.detail)])).toEqual([["success", { via: "oidc", flow: "device", created: true }]]);
+    expectNoCredentialIn(servers, [...provider.codes, sessionToken, CLIENT_SECRET]);
+    for (const x of servers) expect(x.stderr()).not.toMatch(/device_code|id_token|eyJ/);
+    await context.close();
+  });
+
+  test("device sign-in through the API: 202 while pending, a denied request is 403 access_denied, a used or unknown handle 404, a malformed one 400, an unreachable provider 503 — never a 500", async () => {
+    const post = (path: string, body: unknown) => fetch(`${s.url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    const errorOf = async (r: Response) => ((await r.json()) as { error: { code: string; message: string } }).error;
+    const started = await post("/api/auth/oidc/device", { deviceName: "denied-box" });
+    expect(started.status).toBe(200);
+    const grant = (await started.json()) as { userCode: string; verificationUri: string; verificationUriComplete: string; interval: number; expiresIn: number; handle: string };
+    shown.push(grant.handle);
+    expect(grant).toEqual({ userCode: expect.any(String), verificationUri: `${provider.issuer}/device`, verificationUriComplete: expect.stringContaining("user_code="), interval: expect.any(Number), expiresIn: expect.any(Number), handle: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/) });
+    const poll = () => post("/api/auth/oidc/device/poll", { handle: grant.handle });
+    const pending = await poll();
+    expect(pending.status).toBe(202);
+    expect(await pending.json()).toEqual({ status: "pending", interval: grant.interval });
+    // Asked again at once, the server does not ask the provider: still pending.
+    expect((await poll()).status).toBe(202);
+    const { context, page } = await freshPage();
+    await providerDeviceLogin(page, grant.verificationUri, grant.userCode, "alice", { abort: true });
+    let denied: Response;
+    do {
+      await Bun.sleep(grant.interval * 1000);
+      denied = await poll();
+    } while (denied.status === 202);
+    expect(denied.status).toBe(403);
+    expect(await errorOf(denied)).toEqual({ code: "access_denied", message: "the sign-in was refused at Test IdP" });
+    const used = await poll();
+    expect(used.status).toBe(404);
+    expect((await errorOf(used)).code).toBe("unknown_handle");
+    expect((await post("/api/auth/oidc/device/poll", { handle: "A".repeat(43) })).status).toBe(404);
+    expect((await post("/api/auth/oidc/device/poll", { handle: "not a handle" })).status).toBe(400);
+    expect((await post("/api/auth/oidc/device/poll", {})).status).toBe(400);
+    // The provider gone: starting and polling say so in words.
+    const second = (await (await post("/api/auth/oidc/device", {})).json()) as { handle: string };
+    shown.push(second.handle);
+    provider.backchannelDown = true;
+    try {
+      const start = await post("/api/auth/oidc/device", {});
+      expect(start.status).toBe(503);
+      expect((await errorOf(start)).message).toContain("Warren could not reach Test IdP");
+      const down = await post("/api/auth/oidc/device/poll", { handle: second.handle });
+      expect(down.status).toBe(503);
+      expect(await errorOf(down)).toEqual({ code: "provider_unreachable", message: expect.stringContaining("Try again in a moment") });
+    } finally {
+      provider.backchannelDown = false;
+    }
+    const failures = async () => (await query(s, "SELECT reason, detail FROM audit_events WHERE action = 'session.signin_failed' AND detail LIKE '%device%'")) as { reason: string; detail: string }[];
+    await waitUntil(async () => (await failures()).length >= 2, 5000, "the audit events");
+    const failed = await failures();
+    expect(failed.map((r) => r.reason).sort()).toEqual(["device_denied", "provider_unreachable"]);
+    expect(failed.every((r) => JSON.parse(r.detail).flow === "device")).toBe(true);
     await context.close();
   });
 
